@@ -9,10 +9,12 @@ import finetune4j.engine.tensor.DType;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -57,7 +59,7 @@ final class SafetensorsHeader {
             throw new ModelFormatException(file, "is " + fileSize + " bytes, too short for a safetensors file "
                     + "(it starts with an 8-byte header length); the file is truncated or not safetensors");
         }
-        long n = ByteBuffer.wrap(prefix, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        long n = ByteBuffer.wrap(prefix, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         // n is an unsigned u64: a negative long is > 2^63.
         if (n < 0 || n > MAX_HEADER_SIZE) {
             throw new ModelFormatException(file, "header length field says " + Long.toUnsignedString(n)
@@ -168,7 +170,7 @@ final class SafetensorsHeader {
                     dtype = DType.parse(s);
                     if (dtype == null || !s.equals(dtype.name())) {
                         throw bad(file, "tensor '" + name + "': unknown dtype '" + s + "' (known: "
-                                + java.util.Arrays.toString(DType.values()) + ")");
+                                + Arrays.toString(DType.values()) + ")");
                     }
                 }
                 case "shape" -> {
@@ -201,14 +203,14 @@ final class SafetensorsHeader {
             try {
                 numel = Math.multiplyExact(numel, d);
             } catch (ArithmeticException e) {
-                throw bad(file, "tensor '" + name + "': shape " + java.util.Arrays.toString(shape) + " overflows");
+                throw bad(file, "tensor '" + name + "': shape " + Arrays.toString(shape) + " overflows");
             }
         }
         long bytes;
         try {
             bytes = Math.multiplyExact(numel, (long) dtype.bits());
         } catch (ArithmeticException e) {
-            throw bad(file, "tensor '" + name + "': shape " + java.util.Arrays.toString(shape) + " overflows");
+            throw bad(file, "tensor '" + name + "': shape " + Arrays.toString(shape) + " overflows");
         }
         if (bytes % 8 != 0) {
             throw bad(file, "tensor '" + name + "': " + numel + " elements of " + dtype + " (" + dtype.bits()
@@ -216,7 +218,7 @@ final class SafetensorsHeader {
         }
         bytes /= 8;
         if (offsets[1] - offsets[0] != bytes) {
-            throw bad(file, "tensor '" + name + "': " + dtype + " " + java.util.Arrays.toString(shape) + " needs "
+            throw bad(file, "tensor '" + name + "': " + dtype + " " + Arrays.toString(shape) + " needs "
                     + bytes + " bytes but data_offsets [" + offsets[0] + ", " + offsets[1] + "] span "
                     + (offsets[1] - offsets[0]));
         }
@@ -236,10 +238,10 @@ final class SafetensorsHeader {
                 throw bad(file, "tensor '" + name + "': '" + field + "' must hold non-negative integers, got "
                         + describe(p));
             }
-            if (n == out.length) out = java.util.Arrays.copyOf(out, n * 2);
+            if (n == out.length) out = Arrays.copyOf(out, n * 2);
             out[n++] = p.getLongValue();
         }
-        return java.util.Arrays.copyOf(out, n);
+        return Arrays.copyOf(out, n);
     }
 
     /**

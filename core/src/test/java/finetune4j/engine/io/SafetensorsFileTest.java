@@ -191,4 +191,25 @@ class SafetensorsFileTest {
             assertThat(f.data("z").get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 9);
         }
     }
+
+    @Test
+    void filesLargerThan2GiBAreMapped() throws Exception {
+        // A sparse file: 8 + header + (2^31 + 8) bytes of U8 data, of which only the last one is written.
+        long n = (1L << 31) + 8;
+        String header = "{\"huge\":{\"dtype\":\"U8\",\"shape\":[" + n + "],\"data_offsets\":[0," + n + "]}}";
+        byte[] head = file(header, new byte[0]);
+        Path p = tmp.resolve("t.safetensors");
+        try (var raf = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            raf.write(head);
+            raf.setLength(head.length + n);
+            raf.seek(head.length + n - 1);
+            raf.write(42);
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            MemorySegment d = f.data("huge");
+            assertThat(d.byteSize()).isEqualTo(n);
+            assertThat(d.get(ValueLayout.JAVA_BYTE, n - 1)).isEqualTo((byte) 42);
+            assertThat(d.get(ValueLayout.JAVA_BYTE, 1L << 31)).isEqualTo((byte) 0);
+        }
+    }
 }
