@@ -43,6 +43,13 @@ public final class Session {
                     + " more exceed its capacity of " + cache.capacity + " (hint: create the session with a larger capacity, up to "
                     + model.maxContext() + ")");
         }
+        int vocab = model.config().vocabSize();
+        for (int i = 0; i < ids.length; i++) {   // before any pass, so a bad id leaves the session unchanged
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new finetune4j.Finetune4jException("token id " + ids[i] + " at index " + i
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
         for (int off = 0; off < ids.length; off += acts.maxT) {
             int n = Math.min(acts.maxT, ids.length - off);
             boolean last = off + n == ids.length;
