@@ -43,14 +43,22 @@ public final class Sampler {
         for (int id : ids) observe(id);
     }
 
-    /** Picks the next token; {@code logits[0..V)} is modified in place. */
+    /** Picks the next token; {@code logits[0..V)} is modified in place ({@link #warp}). */
     public int next(float[] logits) {
+        warp(logits);
+        return params.greedy() ? LogitsWarpers.argmax(logits, vocab) : LogitsWarpers.sample(logits, vocab, rng);
+    }
+
+    /**
+     * Applies the processors and, when sampling, the warpers to {@code logits[0..V)} in place,
+     * without drawing: removed tokens end at {@code -inf} (the scores HF's generate() samples from).
+     */
+    public void warp(float[] logits) {
         if (params.repetitionPenalty() != 1.0) LogitsWarpers.repetitionPenalty(logits, vocab, seen, params.repetitionPenalty());
-        if (params.greedy()) return LogitsWarpers.argmax(logits, vocab);
+        if (params.greedy()) return;
         if (params.temperature() != 1.0) LogitsWarpers.temperature(logits, vocab, params.temperature());
         if (params.topK() != 0) LogitsWarpers.topK(logits, vocab, params.topK(), heap);
         if (params.topP() < 1.0) LogitsWarpers.topP(logits, vocab, params.topP(), 1, keys);
         if (params.minP() > 0.0) LogitsWarpers.minP(logits, vocab, params.minP(), 1, keys);
-        return LogitsWarpers.sample(logits, vocab, rng);
     }
 }
