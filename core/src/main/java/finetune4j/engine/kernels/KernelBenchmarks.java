@@ -47,9 +47,14 @@ public final class KernelBenchmarks {
         }
     }
 
-    /** One timed product: best and median over {@code runs} timed runs. */
+    /**
+     * One timed product: best and median over {@code runs} timed runs. {@code otherCores}: the
+     * cores other processes kept busy on average while it was timed (from {@code /proc/stat} less
+     * this process; -1 where unknown); {@code loadAverage}: the 1-minute load average at the end.
+     */
     public record GemmResult(String kernels, Shape shape, DType weight, int threads, int runs,
-                             double bestGflops, double medianGflops, double bestMillis, double loadAverage) {
+                             double bestGflops, double medianGflops, double bestMillis,
+                             double otherCores, double loadAverage) {
     }
 
     /**
@@ -62,7 +67,7 @@ public final class KernelBenchmarks {
 
     /** The decode product (M = 1): weight bytes streamed per second. */
     public record GemvResult(String kernels, int k, int n, DType weight, int threads, int runs,
-                             double bestGBs, double medianGBs, double bestMicros, double loadAverage) {
+                             double bestGBs, double medianGBs, double bestMicros, double otherCores, double loadAverage) {
     }
 
     /**
@@ -70,7 +75,7 @@ public final class KernelBenchmarks {
      * {@code copyGBs} counts bytes read plus bytes written (the STREAM convention),
      * {@code readGBs} a pure read (what a decode step does to the weights).
      */
-    public record Bandwidth(long bytes, int threads, double copyGBs, double readGBs, double loadAverage) {
+    public record Bandwidth(long bytes, int threads, double copyGBs, double readGBs, double otherCores, double loadAverage) {
     }
 
     /** The default shapes: a TinyLlama-1.1B MLP product and a SmolLM2-135M one. */
@@ -107,10 +112,10 @@ public final class KernelBenchmarks {
         SplittableRandom rnd = new SplittableRandom(42);
         float[] x = random(rnd, s.m() * s.k());
         float[] out = new float[s.m() * s.n()];
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {          // shared: the kernel threads read it
             Weight w = randomWeight(arena, rnd, dtype, s.n(), s.k());
-            double[] secs = time(runs, () -> kernels.linear(out, 0, x, 0, w, s.m(), false));
-            return gemmResult(kernels.name(), s, dtype, KernelThreads.parallelism(), secs);
+            Timing t = time(runs, () -> kernels.linear(out, 0, x, 0, w, s.m(), false));
+            return gemmResult(kernels.name(), s, dtype, KernelThreads.parallelism(), t);
         }
     }
 
@@ -123,7 +128,7 @@ public final class KernelBenchmarks {
         float[] x = random(rnd, s.m() * s.k()), w = random(rnd, s.n() * s.k());
         float[] out = new float[s.m() * s.n()];
         int m = s.m(), k = s.k(), n = s.n();
-        double[] secs = time(runs, () -> {
+        Timing t = time(runs, () -> {
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < n; j++) {
                     float acc = 0f;
@@ -132,24 +137,29 @@ public final class KernelBenchmarks {
                 }
             }
         });
-        return gemmResult("triple-loop", s, DType.F32, 1, secs);
+        return gemmResult("triple-loop", s, DType.F32, 1, t);
     }
 
-    /** Times the M = 1 product (decode) over a weight (n, k) of {@code dtype}, in GB/s of weight read. */
+    /**
+     * Times the M = 1 product (decode) over weights (n, k) of {@code dtype}, in GB/s of weight
+     * read. Cycles through enough distinct weights ({@code ≥ 512 MiB}, twice this machine's L3)
+     * that every call reads its weight from memory, as a decode step over a real model does.
+     */
     public static GemvResult gemv(Kernels kernels, int k, int n, DType dtype, int runs) {
         SplittableRandom rnd = new SplittableRandom(7);
         float[] x = random(rnd, k), out = new float[n];
-        try (Arena arena = Arena.ofConfined()) {
-            Weight w = randomWeight(arena, rnd, dtype, n, k);
-            // Enough calls per timed run that one run lasts milliseconds, not microseconds.
-            int calls = (int) Math.max(1, Math.min(1000, 64L * 1024 * 1024 / w.data().byteSize()));
-            double[] secs = time(runs, () -> {
-                for (int c = 0; c < calls; c++) kernels.linear(out, 0, x, 0, w, 1, false);
+        try (Arena arena = Arena.ofShared()) {          // shared: the kernel threads read it
+            long bytesEach = (long) n * k * (dtype.bits() / 8);
+            int count = (int) Math.max(1, (512L << 20) / bytesEach);
+            Weight[] ws = new Weight[count];
+            for (int i = 0; i < count; i++) ws[i] = randomWeight(arena, rnd, dtype, n, k);
+            Timing t = time(runs, () -> {
+                for (Weight w : ws) kernels.linear(out, 0, x, 0, w, 1, false);
             });
-            double bytes = (double) w.data().byteSize() * calls;
-            double[] gbs = Arrays.stream(secs).map(t -> bytes / t / 1e9).sorted().toArray();
-            return new GemvResult(kernels.name(), k, n, dtype, KernelThreads.parallelism(), secs.length,
-                    gbs[gbs.length - 1], median(gbs), Arrays.stream(secs).min().orElseThrow() / calls * 1e6, loadAverage());
+            double bytes = (double) bytesEach * count;
+            double[] gbs = Arrays.stream(t.secs()).map(sec -> bytes / sec / 1e9).sorted().toArray();
+            return new GemvResult(kernels.name(), k, n, dtype, KernelThreads.parallelism(), gbs.length,
+                    gbs[gbs.length - 1], median(gbs), t.min() / count * 1e6, t.otherCores(), loadAverage());
         }
     }
 
@@ -162,35 +172,41 @@ public final class KernelBenchmarks {
         int threads = KernelThreads.parallelism();
         int per = (n + threads - 1) / threads;
         long[] sink = new long[threads * 16];
-        double[] copy = time(runs, () -> KernelThreads.run(threads, t -> {
+        Timing copy = time(runs, () -> KernelThreads.run(threads, t -> {
             int from = t * per, len = Math.min(n, from + per) - from;
             System.arraycopy(src, from, dst, from, len);
         }));
-        double[] read = time(runs, () -> KernelThreads.run(threads, t -> {
+        Timing read = time(runs, () -> KernelThreads.run(threads, t -> {
             int from = t * per, to = Math.min(n, from + per);
             int sum = 0;
             for (int i = from; i < to; i++) sum += src[i];             // C2 vectorises this reduction
             sink[t * 16] += sum;                                    // keeps the loop alive
         }));
         double b = 4.0 * n;
-        return new Bandwidth(4L * n, threads, 2 * b / min(copy) / 1e9, b / min(read) / 1e9, loadAverage());
+        return new Bandwidth(4L * n, threads, 2 * b / copy.min() / 1e9, b / read.min() / 1e9,
+                Math.max(copy.otherCores(), read.otherCores()), loadAverage());
     }
 
-    /** One line per result, e.g. {@code vector  F32   1024×2048×5632  best 271.3 GFLOP/s  median 265.0  (2 threads, load 0.35)}. */
+    /** One line per result, e.g. {@code vector  F32  1024×2048×5632  best 271.3 GFLOP/s  median 265.0  (2 threads, ...)}. */
     public static String format(GemmResult r) {
-        return String.format(Locale.ROOT, "%-12s %-5s %16s  best %7.1f GFLOP/s  median %7.1f  (%d thread%s, %d runs, load %.2f)",
+        return String.format(Locale.ROOT, "%-12s %-5s %16s  best %6.1f GFLOP/s  median %6.1f  (%d thread%s, %d runs, %s)",
                 r.kernels(), r.weight(), r.shape(), r.bestGflops(), r.medianGflops(), r.threads(),
-                r.threads() == 1 ? "" : "s", r.runs(), r.loadAverage());
+                r.threads() == 1 ? "" : "s", r.runs(), load(r.otherCores(), r.loadAverage()));
     }
 
     public static String format(GemvResult r) {
-        return String.format(Locale.ROOT, "%-12s %-5s   1×%d×%d  best %6.1f GB/s  median %6.1f  (%.0f µs per call, %d threads, load %.2f)",
-                r.kernels(), r.weight(), r.k(), r.n(), r.bestGBs(), r.medianGBs(), r.bestMicros(), r.threads(), r.loadAverage());
+        return String.format(Locale.ROOT, "%-12s %-5s %16s  best %6.1f GB/s     median %6.1f  (%.0f µs per call, %d threads, %s)",
+                r.kernels(), r.weight(), "1×" + r.k() + "×" + r.n(), r.bestGBs(), r.medianGBs(), r.bestMicros(),
+                r.threads(), load(r.otherCores(), r.loadAverage()));
     }
 
     public static String format(Bandwidth b) {
-        return String.format(Locale.ROOT, "memory       %d MiB arrays  copy %.1f GB/s (read+write)  read %.1f GB/s  (%d threads, load %.2f)",
-                b.bytes() >> 20, b.copyGBs(), b.readGBs(), b.threads(), b.loadAverage());
+        return String.format(Locale.ROOT, "memory %d MiB arrays: copy %.1f GB/s (read+write counted), read %.1f GB/s  (%d threads, %s)",
+                b.bytes() >> 20, b.copyGBs(), b.readGBs(), b.threads(), load(b.otherCores(), b.loadAverage()));
+    }
+
+    private static String load(double otherCores, double loadAverage) {
+        return String.format(Locale.ROOT, "other processes %.2f cores, load avg %.2f", otherCores, loadAverage);
     }
 
     /**
@@ -209,26 +225,65 @@ public final class KernelBenchmarks {
 
     // ---------------------------------------------------------------------------------------------
 
-    private static GemmResult gemmResult(String name, Shape s, DType dt, int threads, double[] secs) {
-        double[] gf = Arrays.stream(secs).map(t -> s.flops() / t / 1e9).sorted().toArray();
-        return new GemmResult(name, s, dt, threads, secs.length, gf[gf.length - 1], median(gf), min(secs) * 1e3, loadAverage());
+    private static GemmResult gemmResult(String name, Shape s, DType dt, int threads, Timing t) {
+        double[] gf = Arrays.stream(t.secs()).map(sec -> s.flops() / sec / 1e9).sorted().toArray();
+        return new GemmResult(name, s, dt, threads, gf.length, gf[gf.length - 1], median(gf), t.min() * 1e3,
+                t.otherCores(), loadAverage());
     }
 
-    /** Warm-up (at least 3 runs and 1 s), then {@code runs} timed runs; returns seconds per run. */
-    private static double[] time(int runs, Runnable body) {
+    /** Seconds per timed run, and the cores other processes used meanwhile. */
+    private record Timing(double[] secs, double otherCores) {
+        double min() {
+            return Arrays.stream(secs).min().orElseThrow();
+        }
+    }
+
+    /** Warm-up (at least 3 runs and 1 s), then {@code runs} timed runs. */
+    private static Timing time(int runs, Runnable body) {
         long warmUntil = System.nanoTime() + 1_000_000_000L;
         for (int i = 0; i < 3 || System.nanoTime() < warmUntil; i++) body.run();
         double[] secs = new double[Math.max(1, runs)];
+        long[] before = CpuTicks.read();
         for (int i = 0; i < secs.length; i++) {
             long t0 = System.nanoTime();
             body.run();
             secs[i] = (System.nanoTime() - t0) / 1e9;
         }
-        return secs;
+        return new Timing(secs, CpuTicks.otherCores(before, CpuTicks.read()));
     }
 
-    private static double min(double[] a) {
-        return Arrays.stream(a).min().orElseThrow();
+    /**
+     * CPU time from {@code /proc}: all cores busy (user, nice, system, irq, softirq, steal) and
+     * this process (user, system), in clock ticks, to tell how much of the machine other
+     * processes (or other virtual machines, through steal) took while a kernel was timed.
+     */
+    private static final class CpuTicks {
+        /** {machine busy, machine total, this process}, or null where /proc is absent. */
+        static long[] read() {
+            try {
+                String[] cpu = Files.readAllLines(Path.of("/proc/stat")).getFirst().trim().split("\\s+");
+                long busy = 0, total = 0;
+                for (int i = 1; i < cpu.length && i <= 8; i++) {
+                    long v = Long.parseLong(cpu[i]);
+                    total += v;
+                    if (i != 4 && i != 5) busy += v;                       // 4 idle, 5 iowait
+                }
+                String self = Files.readString(Path.of("/proc/self/stat"));
+                String[] f = self.substring(self.lastIndexOf(')') + 2).split(" ");
+                long mine = Long.parseLong(f[11]) + Long.parseLong(f[12]);  // utime, stime (fields 14, 15)
+                return new long[]{busy, total, mine};
+            } catch (IOException | RuntimeException e) {
+                return null;
+            }
+        }
+
+        /** Average number of cores busy with other work between two reads, or -1. */
+        static double otherCores(long[] a, long[] b) {
+            if (a == null || b == null || b[1] == a[1]) return -1;
+            int cores = Runtime.getRuntime().availableProcessors();
+            double others = (double) ((b[0] - a[0]) - (b[2] - a[2])) / (b[1] - a[1]) * cores;
+            return Math.max(0, others);
+        }
     }
 
     private static double median(double[] sorted) {

@@ -111,8 +111,8 @@ final class Attention {
             ldp = n;
         }
         // P(rows, n) = scale · Q_blk(rows, D) · K(n, D)ᵀ
-        Gemm.multiplySequential(new Gemm.MatrixA(q, qOff + i0 * heads * d + h * d, heads * d, false),
-                new Gemm.ArrayB(k, kOff + kvh * d, kvHeads * d, true), rows, n, d, scale, 0f, p, po, ldp);
+        Gemm.multiplySequential(new Gemm.MatrixA(q, qOff + i0 * heads * d + h * d, heads * d, false, scale),
+                new Gemm.ArrayB(k, kOff + kvh * d, kvHeads * d, true), rows, n, d, 0f, p, po, ldp);
         for (int r = 0; r < rows; r++) {
             int visible = past + i0 + r + 1, ro = po + r * ldp;
             Vec.softmax(p, ro, visible);
@@ -120,7 +120,7 @@ final class Attention {
         }
         // out_blk(rows, D) = P(rows, n) · V(n, D)
         Gemm.multiplySequential(new Gemm.MatrixA(p, po, ldp, false),
-                new Gemm.ArrayB(v, vOff + kvh * d, kvHeads * d, false), rows, d, n, 1f, 0f,
+                new Gemm.ArrayB(v, vOff + kvh * d, kvHeads * d, false), rows, d, n, 0f,
                 out, outOff + i0 * heads * d + h * d, heads * d);
     }
 

@@ -52,9 +52,17 @@ final class Gemm {
         final float[] row = new float[KC];         // one weight row piece converted to FP32
     }
 
-    /** The left operand op(A) of shape (M, K) stored in a float array with row stride {@code ld}. */
-    record MatrixA(float[] a, int off, int ld, boolean trans) {
-        /** Packs rows [i0, i0+mc) × cols [pc, pc+kc) of op(A) into MR-row panels, k-major. */
+    /**
+     * The left operand {@code alpha · op(A)} of shape (M, K), stored in a float array with row
+     * stride {@code ld}; alpha is applied while packing (one multiply per element of A instead of
+     * one per element of C per K block, and none in the micro-kernel).
+     */
+    record MatrixA(float[] a, int off, int ld, boolean trans, float alpha) {
+        MatrixA(float[] a, int off, int ld, boolean trans) {
+            this(a, off, ld, trans, 1f);
+        }
+
+        /** Packs rows [i0, i0+mc) × cols [pc, pc+kc) of alpha·op(A) into MR-row panels, k-major. */
         void pack(int i0, int mc, int pc, int kc, float[] ap) {
             int o = 0;
             for (int ir = 0; ir < mc; ir += MR, o += MR * kc) {
@@ -62,14 +70,14 @@ final class Gemm {
                 if (trans) {                        // op(A)(i, k) = a[(pc+k)·ld + i]: rows are contiguous
                     for (int k = 0; k < kc; k++) {
                         int src = off + (pc + k) * ld + i0 + ir, dst = o + k * MR;
-                        for (int i = 0; i < mr; i++) ap[dst + i] = a[src + i];
+                        for (int i = 0; i < mr; i++) ap[dst + i] = alpha * a[src + i];
                         for (int i = mr; i < MR; i++) ap[dst + i] = 0f;
                     }
                 } else {                            // op(A)(i, k) = a[i·ld + k]: write with stride MR
                     for (int i = 0; i < MR; i++) {
                         if (i < mr) {
                             int src = off + (i0 + ir + i) * ld + pc;
-                            for (int k = 0; k < kc; k++) ap[o + k * MR + i] = a[src + k];
+                            for (int k = 0; k < kc; k++) ap[o + k * MR + i] = alpha * a[src + k];
                         } else {
                             for (int k = 0; k < kc; k++) ap[o + k * MR + i] = 0f;
                         }
@@ -157,17 +165,18 @@ final class Gemm {
         for (int k = 0; k < kc; k++) Arrays.fill(bp, o + k * NR + nr, o + k * NR + NR, 0f);
     }
 
-    /** C = alpha·op(A)·op(B) + beta·C, on the kernel thread pool when the product is large enough. */
-    static void multiply(MatrixA a, MatrixB b, int m, int n, int k, float alpha, float beta,
-                         float[] c, int cOff, int ldc) {
+    /**
+     * C = op(A)·op(B) + beta·C (alpha is in {@code a}), on the kernel thread pool when the product
+     * is large enough. beta = 0 writes C without reading it.
+     */
+    static void multiply(MatrixA a, MatrixB b, int m, int n, int k, float beta, float[] c, int cOff, int ldc) {
         if (m == 0 || n == 0) return;
-        if (k == 0) {
-            scale(c, cOff, ldc, m, n, beta);
-            return;
-        }
+        if (k == 0 || (beta != 0f && beta != 1f)) scale(c, cOff, ldc, m, n, beta);
+        if (k == 0) return;
+        boolean accumulate = beta != 0f;
         int threads = KernelThreads.parallelism();
         if (threads == 1 || (long) m * n * k < PARALLEL_MIN_MACS) {
-            block(a, b, 0, m, 0, n, k, alpha, beta, c, cOff, ldc);
+            block(a, b, 0, m, 0, n, k, accumulate, c, cOff, ldc);
             return;
         }
         int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
@@ -181,21 +190,20 @@ final class Gemm {
         int colsPer = panelsPerN * NR, rowsPer = panelsPerM * MR, nc = nChunks;
         KernelThreads.run(mChunks * nChunks, chunk -> {
             int i0 = (chunk / nc) * rowsPer, j0 = (chunk % nc) * colsPer;
-            block(a, b, i0, Math.min(m, i0 + rowsPer), j0, Math.min(n, j0 + colsPer), k, alpha, beta, c, cOff, ldc);
+            block(a, b, i0, Math.min(m, i0 + rowsPer), j0, Math.min(n, j0 + colsPer), k, accumulate, c, cOff, ldc);
         });
     }
 
     /** Same as {@link #multiply}, on the calling thread only (for callers already inside a chunk). */
-    static void multiplySequential(MatrixA a, MatrixB b, int m, int n, int k, float alpha, float beta,
-                                   float[] c, int cOff, int ldc) {
+    static void multiplySequential(MatrixA a, MatrixB b, int m, int n, int k, float beta, float[] c, int cOff, int ldc) {
         if (m == 0 || n == 0) return;
-        if (k == 0) scale(c, cOff, ldc, m, n, beta);
-        else block(a, b, 0, m, 0, n, k, alpha, beta, c, cOff, ldc);
+        if (k == 0 || (beta != 0f && beta != 1f)) scale(c, cOff, ldc, m, n, beta);
+        if (k > 0) block(a, b, 0, m, 0, n, k, beta != 0f, c, cOff, ldc);
     }
 
-    /** The blocked loop nest over C rows [i0, i1) × columns [j0, j1), all of K. */
+    /** The blocked loop nest over C rows [i0, i1) × columns [j0, j1), all of K; C += or C = the product. */
     private static void block(MatrixA a, MatrixB b, int i0, int i1, int j0, int j1, int k,
-                              float alpha, float beta, float[] c, int cOff, int ldc) {
+                              boolean accumulate, float[] c, int cOff, int ldc) {
         Scratch s = SCRATCH.get();
         float[] ap = s.ap, bp = s.bp;
         for (int jc = j0; jc < j1; jc += NC) {
@@ -203,7 +211,7 @@ final class Gemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 b.pack(pc, kc, jc, nc, bp, s.row);
-                float betaK = pc == 0 ? beta : 1f;       // later K blocks accumulate onto C
+                boolean acc = accumulate || pc > 0;       // later K blocks accumulate onto C
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     a.pack(ic, mc, pc, kc, ap);
@@ -213,9 +221,9 @@ final class Gemm {
                             int nr = Math.min(NR, nc - jr);
                             int co = cOff + (ic + ir) * ldc + jc + jr;
                             if (mr == MR && nr == NR) {
-                                MicroKernel.tile(ap, ir * kc, bp, jr * kc, kc, c, co, ldc, alpha, betaK);
+                                MicroKernel.tile(ap, ir * kc, bp, jr * kc, kc, c, co, ldc, acc);
                             } else {
-                                edgeTile(ap, ir * kc, bp, jr * kc, kc, s.tile, mr, nr, c, co, ldc, alpha, betaK);
+                                edgeTile(ap, ir * kc, bp, jr * kc, kc, s.tile, mr, nr, c, co, ldc, acc);
                             }
                         }
                     }
@@ -226,18 +234,15 @@ final class Gemm {
 
     /** A partial tile: computed whole into scratch from the zero-padded panels, then merged. */
     private static void edgeTile(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int mr, int nr,
-                                 float[] c, int co, int ldc, float alpha, float beta) {
-        MicroKernel.tile(ap, ao, bp, bo, kc, tile, 0, NR, 1f, 0f);
+                                 float[] c, int co, int ldc, boolean accumulate) {
+        MicroKernel.tile(ap, ao, bp, bo, kc, tile, 0, NR, false);
         for (int i = 0; i < mr; i++) {
             int r = co + i * ldc;
-            for (int j = 0; j < nr; j++) {
-                float t = tile[i * NR + j];
-                c[r + j] = beta == 0f ? alpha * t : c[r + j] * beta + t * alpha;
-            }
+            for (int j = 0; j < nr; j++) c[r + j] = accumulate ? c[r + j] + tile[i * NR + j] : tile[i * NR + j];
         }
     }
 
-    /** C = beta·C (K = 0); beta 0 writes zeros without reading C. */
+    /** C = beta·C; beta 0 writes zeros without reading C. */
     private static void scale(float[] c, int cOff, int ldc, int m, int n, float beta) {
         for (int i = 0; i < m; i++) {
             int r = cOff + i * ldc;

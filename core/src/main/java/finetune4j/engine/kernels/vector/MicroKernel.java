@@ -5,7 +5,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The register-blocked inner product of the GEMM: one {@code MR × NR} tile of C from a packed A
- * micro-panel and a packed B micro-panel, {@code C_tile = alpha · Ap · Bp + beta · C_tile}.
+ * micro-panel and a packed B micro-panel, {@code C_tile (+)= Ap · Bp}.
  *
  * <pre>
  *   ap[ao + k·MR + i]   (kc, MR)  A panel, k-major: the MR values of column k of A's rows
@@ -35,11 +35,14 @@ final class MicroKernel {
     }
 
     /**
-     * Computes one full tile. {@code beta == 0} writes C without reading it (so NaN or garbage in
-     * C does not propagate); otherwise {@code C = alpha·acc + beta·C}.
+     * Computes one full tile: {@code C_tile = Ap · Bp}, or {@code C_tile += Ap · Bp} when
+     * {@code accumulate}. Without {@code accumulate} C is written without being read (so NaN or
+     * garbage in C does not propagate). Scaling by alpha and beta is done by the caller (alpha
+     * while packing A, beta on C beforehand): every extra operation here counts against C2's
+     * node budget for this method, and an inlining failure boxes vectors on the heap.
      */
     static void tile(float[] ap, int ao, float[] bp, int bo, int kc,
-                     float[] c, int co, int ldc, float alpha, float beta) {
+                     float[] c, int co, int ldc, boolean accumulate) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c02 = z, c03 = z;
         FloatVector c10 = z, c11 = z, c12 = z, c13 = z;
@@ -66,50 +69,26 @@ final class MicroKernel {
             x = FloatVector.broadcast(S, ap[a + 5]);
             c50 = b0.fma(x, c50); c51 = b1.fma(x, c51); c52 = b2.fma(x, c52); c53 = b3.fma(x, c53);
         }
-        if (beta == 0f) {
-            int r = co;
-            c00.mul(alpha).intoArray(c, r); c01.mul(alpha).intoArray(c, r + L);
-            c02.mul(alpha).intoArray(c, r + 2 * L); c03.mul(alpha).intoArray(c, r + 3 * L);
-            r += ldc;
-            c10.mul(alpha).intoArray(c, r); c11.mul(alpha).intoArray(c, r + L);
-            c12.mul(alpha).intoArray(c, r + 2 * L); c13.mul(alpha).intoArray(c, r + 3 * L);
-            r += ldc;
-            c20.mul(alpha).intoArray(c, r); c21.mul(alpha).intoArray(c, r + L);
-            c22.mul(alpha).intoArray(c, r + 2 * L); c23.mul(alpha).intoArray(c, r + 3 * L);
-            r += ldc;
-            c30.mul(alpha).intoArray(c, r); c31.mul(alpha).intoArray(c, r + L);
-            c32.mul(alpha).intoArray(c, r + 2 * L); c33.mul(alpha).intoArray(c, r + 3 * L);
-            r += ldc;
-            c40.mul(alpha).intoArray(c, r); c41.mul(alpha).intoArray(c, r + L);
-            c42.mul(alpha).intoArray(c, r + 2 * L); c43.mul(alpha).intoArray(c, r + 3 * L);
-            r += ldc;
-            c50.mul(alpha).intoArray(c, r); c51.mul(alpha).intoArray(c, r + L);
-            c52.mul(alpha).intoArray(c, r + 2 * L); c53.mul(alpha).intoArray(c, r + 3 * L);
-        } else {
-            int r = co;
-            update(c00, c, r, alpha, beta); update(c01, c, r + L, alpha, beta);
-            update(c02, c, r + 2 * L, alpha, beta); update(c03, c, r + 3 * L, alpha, beta);
-            r += ldc;
-            update(c10, c, r, alpha, beta); update(c11, c, r + L, alpha, beta);
-            update(c12, c, r + 2 * L, alpha, beta); update(c13, c, r + 3 * L, alpha, beta);
-            r += ldc;
-            update(c20, c, r, alpha, beta); update(c21, c, r + L, alpha, beta);
-            update(c22, c, r + 2 * L, alpha, beta); update(c23, c, r + 3 * L, alpha, beta);
-            r += ldc;
-            update(c30, c, r, alpha, beta); update(c31, c, r + L, alpha, beta);
-            update(c32, c, r + 2 * L, alpha, beta); update(c33, c, r + 3 * L, alpha, beta);
-            r += ldc;
-            update(c40, c, r, alpha, beta); update(c41, c, r + L, alpha, beta);
-            update(c42, c, r + 2 * L, alpha, beta); update(c43, c, r + 3 * L, alpha, beta);
-            r += ldc;
-            update(c50, c, r, alpha, beta); update(c51, c, r + L, alpha, beta);
-            update(c52, c, r + 2 * L, alpha, beta); update(c53, c, r + 3 * L, alpha, beta);
+        int r0 = co, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc;
+        if (accumulate) {
+            c00 = c00.add(FloatVector.fromArray(S, c, r0)); c01 = c01.add(FloatVector.fromArray(S, c, r0 + L));
+            c02 = c02.add(FloatVector.fromArray(S, c, r0 + 2 * L)); c03 = c03.add(FloatVector.fromArray(S, c, r0 + 3 * L));
+            c10 = c10.add(FloatVector.fromArray(S, c, r1)); c11 = c11.add(FloatVector.fromArray(S, c, r1 + L));
+            c12 = c12.add(FloatVector.fromArray(S, c, r1 + 2 * L)); c13 = c13.add(FloatVector.fromArray(S, c, r1 + 3 * L));
+            c20 = c20.add(FloatVector.fromArray(S, c, r2)); c21 = c21.add(FloatVector.fromArray(S, c, r2 + L));
+            c22 = c22.add(FloatVector.fromArray(S, c, r2 + 2 * L)); c23 = c23.add(FloatVector.fromArray(S, c, r2 + 3 * L));
+            c30 = c30.add(FloatVector.fromArray(S, c, r3)); c31 = c31.add(FloatVector.fromArray(S, c, r3 + L));
+            c32 = c32.add(FloatVector.fromArray(S, c, r3 + 2 * L)); c33 = c33.add(FloatVector.fromArray(S, c, r3 + 3 * L));
+            c40 = c40.add(FloatVector.fromArray(S, c, r4)); c41 = c41.add(FloatVector.fromArray(S, c, r4 + L));
+            c42 = c42.add(FloatVector.fromArray(S, c, r4 + 2 * L)); c43 = c43.add(FloatVector.fromArray(S, c, r4 + 3 * L));
+            c50 = c50.add(FloatVector.fromArray(S, c, r5)); c51 = c51.add(FloatVector.fromArray(S, c, r5 + L));
+            c52 = c52.add(FloatVector.fromArray(S, c, r5 + 2 * L)); c53 = c53.add(FloatVector.fromArray(S, c, r5 + 3 * L));
         }
-    }
-
-    /** {@code c[o..o+L) = alpha·acc + beta·c[o..o+L)}. */
-    private static void update(FloatVector acc, float[] c, int o, float alpha, float beta) {
-        FloatVector old = FloatVector.fromArray(S, c, o);
-        old.mul(beta).add(acc.mul(alpha)).intoArray(c, o);
+        c00.intoArray(c, r0); c01.intoArray(c, r0 + L); c02.intoArray(c, r0 + 2 * L); c03.intoArray(c, r0 + 3 * L);
+        c10.intoArray(c, r1); c11.intoArray(c, r1 + L); c12.intoArray(c, r1 + 2 * L); c13.intoArray(c, r1 + 3 * L);
+        c20.intoArray(c, r2); c21.intoArray(c, r2 + L); c22.intoArray(c, r2 + 2 * L); c23.intoArray(c, r2 + 3 * L);
+        c30.intoArray(c, r3); c31.intoArray(c, r3 + L); c32.intoArray(c, r3 + 2 * L); c33.intoArray(c, r3 + 3 * L);
+        c40.intoArray(c, r4); c41.intoArray(c, r4 + L); c42.intoArray(c, r4 + 2 * L); c43.intoArray(c, r4 + 3 * L);
+        c50.intoArray(c, r5); c51.intoArray(c, r5 + L); c52.intoArray(c, r5 + 2 * L); c53.intoArray(c, r5 + 3 * L);
     }
 }

@@ -42,7 +42,7 @@ public final class VectorKernels implements Kernels {
             Gemv.linear(out, outOff, x, xOff, w, m, accumulate);
         } else {
             Gemm.multiply(new Gemm.MatrixA(x, xOff, k, false), new Gemm.WeightB(w), m, n, k,
-                    1f, accumulate ? 1f : 0f, out, outOff, n);
+                    accumulate ? 1f : 0f, out, outOff, n);
         }
     }
 
@@ -55,8 +55,8 @@ public final class VectorKernels implements Kernels {
         if (transB) Checks.matrix("b", b, bOff, n, k, ldb);
         else Checks.matrix("b", b, bOff, k, n, ldb);
         Checks.matrix("c", c, cOff, m, n, ldc);
-        Gemm.multiply(new Gemm.MatrixA(a, aOff, lda, transA), new Gemm.ArrayB(b, bOff, ldb, transB),
-                m, n, k, alpha, beta, c, cOff, ldc);
+        Gemm.multiply(new Gemm.MatrixA(a, aOff, lda, transA, alpha), new Gemm.ArrayB(b, bOff, ldb, transB),
+                m, n, k, beta, c, cOff, ldc);
     }
 
     @Override
