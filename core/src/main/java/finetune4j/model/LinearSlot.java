@@ -1,5 +1,9 @@
 package finetune4j.model;
 
+import finetune4j.engine.tensor.NamedParam;
+
+import java.util.List;
+
 /**
  * The single attach point for adapters: every linear layer of the model (q/k/v/o projections,
  * gate/up/down, lm_head) is a slot. The model ships {@link DenseLinear}; an adapter wraps the
@@ -11,8 +15,13 @@ package finetune4j.model;
  *
  * <p>Shapes (llm.c order, outputs first): {@code out(M, N) = x(M, K) · Wᵀ (+ bias)} with
  * {@code K = inFeatures()}, {@code N = outFeatures()}, rows contiguous. Implementations must not
- * allocate per call. The backward pass ({@code dx}, and {@code dW} for trainable slots) is added
- * with the training code.
+ * allocate per call (buffers sized on first use are allowed).
+ *
+ * <p>Training contract: {@link #backward} is called after {@link #forward} with the same
+ * {@code x}; a slot that needs intermediate results of its forward (LoRA's {@code x·Aᵀ}, a dropout
+ * mask) keeps them from the latest forward call. With gradient checkpointing the model calls
+ * {@code forward} again on the same rows right before {@code backward}, so anything random in the
+ * forward (dropout) must be reproducible for the same step (a counter-based RNG, not a stream).
  */
 public interface LinearSlot {
     /** HF module name, e.g. {@code model.layers.0.self_attn.q_proj} or {@code lm_head}. */
@@ -35,4 +44,19 @@ public interface LinearSlot {
 
     /** Bytes of parameters read by one forward call (stored dtype): the memory traffic of a decode step. */
     long weightBytes();
+
+    /**
+     * Backward of {@code forward(x)}: given {@code dy (M, N)} and the same {@code x (M, K)} the
+     * forward saw, writes {@code dx (M, K) = dy · W} (adds it when {@code accumulate}; skipped
+     * when {@code dx} is null) and accumulates ({@code +=}) the gradients of this slot's trainable
+     * parameters into their {@link NamedParam#grad()}.
+     */
+    default void backward(float[] dx, int dxOff, boolean accumulate, float[] dy, int dyOff, float[] x, int xOff, int m) {
+        throw new UnsupportedOperationException(name() + ": " + getClass().getSimpleName() + " has no backward pass");
+    }
+
+    /** The trainable parameters of this slot with their HF names (empty for a frozen base). */
+    default List<NamedParam> trainableParameters() {
+        return List.of();
+    }
 }
