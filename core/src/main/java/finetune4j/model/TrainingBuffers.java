@@ -12,9 +12,10 @@ import java.util.Map;
  * <p>What the backward pass reads is kept in one of two ways:
  * <ul>
  *   <li><b>all layers</b> (default): per layer the residual stream input, the residual after
- *       attention, both 1/rms, q, k (after RoPE), v, the attention output, gate and up — the
- *       norm outputs, silu(gate)·up and the attention probabilities are cheap to recompute and
- *       are recomputed during backward into buffers shared by all layers;</li>
+ *       attention, both 1/rms, q, k (after RoPE), v, gate and up — the norm outputs,
+ *       silu(gate)·up, the attention probabilities and the attention output are cheap to recompute
+ *       (elementwise, or the attention alone: a few per cent of a layer's products) and are
+ *       recomputed during backward into buffers shared by all layers;</li>
  *   <li><b>gradient checkpointing</b>: only the residual stream input of each layer; right before
  *       a layer's backward its forward is run again into a single set of layer buffers.</li>
  * </ul>
@@ -44,7 +45,6 @@ public final class TrainingBuffers {
     final float[][] q;         // (BT, H·D) after RoPE
     final float[][] k;         // (BT, KVH·D) after RoPE
     final float[][] v;         // (BT, KVH·D)
-    final float[][] attnOut;   // (BT, H·D) attention output, o_proj input
     final float[][] gate;      // (BT, F) gate_proj output
     final float[][] up;        // (BT, F) up_proj output
 
@@ -53,10 +53,11 @@ public final class TrainingBuffers {
     final float[] proj;        // (BT, C) o_proj / down_proj output before the residual add
     final float[] act;         // (BT, F) silu(gate)·up, down_proj input
     final float[] att;         // (B, H, T, T) attention probabilities of one layer
+    final float[] attnOut;     // (BT, H·D) attention output of one layer, o_proj input
     final float[] dres;        // (BT, C) gradient of the residual stream
     final float[] dln;         // (BT, C) gradient of a norm output
     final float[] dattn;       // (BT, H·D) gradient of the attention output
-    final float[] dq;          // (BT, H·D) gradient of q (also scratch for a recomputed attention output)
+    final float[] dq;          // (BT, H·D) gradient of q
     final float[] dk;          // (BT, KVH·D)
     final float[] dv;          // (BT, KVH·D)
     final float[] dact;        // (BT, F) gradient of act, then of gate (in place)
@@ -103,7 +104,6 @@ public final class TrainingBuffers {
         q = sets(sets, bt * c.qDim());
         k = sets(sets, bt * c.kvDim());
         v = sets(sets, bt * c.kvDim());
-        attnOut = sets(sets, bt * c.qDim());
         gate = sets(sets, bt * F);
         up = sets(sets, bt * F);
 
@@ -111,6 +111,7 @@ public final class TrainingBuffers {
         proj = new float[bt * C];
         act = new float[bt * F];
         att = new float[b * H * t * t];
+        attnOut = new float[bt * c.qDim()];
         dres = new float[bt * C];
         dln = new float[bt * C];
         dattn = new float[bt * c.qDim()];
@@ -129,14 +130,14 @@ public final class TrainingBuffers {
         headTargets = new int[headRows];
 
         Map<Object, Boolean> saved = new IdentityHashMap<>();
-        for (float[][] set : new float[][][]{resid, mid, rstd1, rstd2, q, k, v, attnOut, gate, up}) {
+        for (float[][] set : new float[][][]{resid, mid, rstd1, rstd2, q, k, v, gate, up}) {
             for (float[] a : set) saved.put(a, true);
         }
         long s = 0;
         for (Object a : saved.keySet()) s += 4L * ((float[]) a).length;
         activationBytes = s;
         long scratch = 0;
-        for (float[] a : new float[][]{ln, proj, act, att, dres, dln, dattn, dq, dk, dv, dact, dup,
+        for (float[] a : new float[][]{ln, proj, act, att, attnOut, dres, dln, dattn, dq, dk, dv, dact, dup,
                 headH, headX, headRstd, headLogits, headDx, headDh}) {
             scratch += 4L * a.length;
         }

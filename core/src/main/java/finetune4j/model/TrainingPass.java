@@ -14,7 +14,7 @@ import java.util.Arrays;
  * forward, per layer l (x = resid[l], all (BT, ·)):
  *   ln1 = rmsnorm(x)·w1                    rstd1 kept, ln1 recomputed in backward
  *   q, k, v = slots(ln1); q, k = rope(q, k)     kept
- *   a = attention(q, k, v)                 kept; probabilities recomputed in backward
+ *   a = attention(q, k, v)                 recomputed in backward, with the probabilities
  *   mid = x + o(a)                         kept
  *   ln2 = rmsnorm(mid)·w2                  rstd2 kept, ln2 recomputed
  *   g, u = gate(ln2), up(ln2)              kept
@@ -128,7 +128,7 @@ final class TrainingPass {
         DecoderLayer ly = m.layers[l];
         final int C = c.hiddenSize(), F = c.intermediateSize(), H = c.numAttentionHeads(), KVH = c.numKeyValueHeads();
         final int D = c.headDim(), qDim = c.qDim(), kvDim = c.kvDim(), bt = b * t;
-        float[] x = a.resid[l], q = a.q[s], k = a.k[s], v = a.v[s], attnOut = a.attnOut[s], mid = a.mid[s];
+        float[] x = a.resid[l], q = a.q[s], k = a.k[s], v = a.v[s], attnOut = a.attnOut, mid = a.mid[s];
 
         K.rmsnorm(a.ln, 0, a.rstd1[s], 0, x, 0, ly.inputNorm, bt, C, m.eps);         // ln1 (BT, C)
         ly.q.forward(q, 0, a.ln, 0, bt);                                              // (BT, H·D)
@@ -154,7 +154,9 @@ final class TrainingPass {
     /**
      * Layer l backward: on entry {@code a.dres} = d resid[l+1], on exit d resid[l] (when
      * {@code needDx}; otherwise only parameter gradients are produced). {@code attReady}: the
-     * probabilities of this layer are already in {@code a.att}.
+     * attention output and probabilities of this layer are already in {@code a.attnOut} and
+     * {@code a.att} (a checkpointed layer was just recomputed); otherwise they are recomputed
+     * here from the saved q, k, v (the same kernel on the same inputs: the same bits).
      */
     static void layerBackward(LlamaModel m, TrainingBuffers a, int l, int s, int b, int t, Rope.Tables rt,
                               boolean attReady, boolean needDx) {
@@ -163,7 +165,7 @@ final class TrainingPass {
         DecoderLayer ly = m.layers[l];
         final int C = c.hiddenSize(), F = c.intermediateSize(), H = c.numAttentionHeads(), KVH = c.numKeyValueHeads();
         final int D = c.headDim(), qDim = c.qDim(), kvDim = c.kvDim(), bt = b * t;
-        float[] x = a.resid[l], q = a.q[s], k = a.k[s], v = a.v[s], attnOut = a.attnOut[s], mid = a.mid[s];
+        float[] x = a.resid[l], q = a.q[s], k = a.k[s], v = a.v[s], attnOut = a.attnOut, mid = a.mid[s];
         float[] gate = a.gate[s], up = a.up[s];
 
         // MLP block: resid[l+1] = mid + down(silu(gate(ln2)) · up(ln2)), ln2 = rmsnorm(mid)·w2
@@ -177,9 +179,9 @@ final class TrainingPass {
                 a.rstd2[s], 0, bt, C);                                                 // dres = d mid
 
         // attention block: mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))), ln1 = rmsnorm(x)·w1
-        if (!attReady) {                                                               // probabilities again
-            for (int seq = 0; seq < b; seq++) {                                        // (a.dq: scratch output)
-                K.attention(a.dq, seq * t * qDim, a.att, seq * H * t * t, q, seq * t * qDim,
+        if (!attReady) {                                                               // output and probabilities again
+            for (int seq = 0; seq < b; seq++) {
+                K.attention(attnOut, seq * t * qDim, a.att, seq * H * t * t, q, seq * t * qDim,
                         k, seq * t * kvDim, v, seq * t * kvDim, t, t, 0, H, KVH, D);
             }
         }

@@ -4,6 +4,8 @@ import finetune4j.ConfigException;
 import finetune4j.Finetune4jException;
 import finetune4j.engine.io.ModelWeights;
 import finetune4j.engine.kernels.KernelSelector;
+import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.kernels.ScalarKernels;
 import finetune4j.engine.tensor.DType;
 import finetune4j.engine.tensor.NamedParam;
 import finetune4j.testing.Numerics;
@@ -48,17 +50,32 @@ class TrainingStepTest {
         return new Step(loss, g);
     }
 
+    /**
+     * The recomputed layer runs the same kernels on the same inputs, so with the scalar kernels
+     * the loss and every gradient are bit-identical. With the Vector API kernels they agree to the
+     * last ulp or so: {@code lanewise(EXP)} is the SVML intrinsic once C2 has compiled a loop but
+     * a per-lane {@code Math.exp} before (measured: 16 of 1024 lanes differ in the last bit), so
+     * the same forward call can round differently depending on when it runs in the JVM's life.
+     */
     @ParameterizedTest
     @ValueSource(strings = {"llama-gqa-f32", "qwen2-bias-f16", "llama-bias-bf16"})
-    void checkpointingGivesBitIdenticalLossAndGradients(String name) {
-        try (LlamaModel m = load(name)) {
-            m.makeTrainable(n -> true);
-            int[] ids = TrainGolden.ids(), labels = TrainGolden.labels();
-            Step off = step(m, TrainingBuffers.allocate(m.config(), B, T, false), ids, labels, B, 0.1f);
-            Step on = step(m, TrainingBuffers.allocate(m.config(), B, T, true), ids, labels, B, 0.1f);
-            // the recomputed layer runs the same kernels on the same inputs: same bits
-            assertThat(on.loss()).isEqualTo(off.loss());
-            for (int i = 0; i < on.grads().size(); i++) assertThat(on.grads().get(i)).containsExactly(off.grads().get(i));
+    void checkpointingGivesTheSameLossAndGradients(String name) {
+        for (Kernels k : new Kernels[]{new ScalarKernels(), KernelSelector.get()}) {
+            boolean exact = k instanceof ScalarKernels;
+            try (LlamaModel m = LlamaModel.load(LlamaGolden.tinyModel(name), k)) {
+                m.makeTrainable(n -> true);
+                int[] ids = TrainGolden.ids(), labels = TrainGolden.labels();
+                Step off = step(m, TrainingBuffers.allocate(m.config(), B, T, false), ids, labels, B, 0.1f);
+                Step on = step(m, TrainingBuffers.allocate(m.config(), B, T, true), ids, labels, B, 0.1f);
+                if (exact) assertThat(on.loss()).isEqualTo(off.loss());
+                else assertThat(on.loss()).isCloseTo(off.loss(), org.assertj.core.data.Offset.offset(1e-6 * off.loss()));
+                List<NamedParam> params = m.trainableParameters();
+                for (int i = 0; i < on.grads().size(); i++) {
+                    float[] want = off.grads().get(i);
+                    Numerics.assertClose(name + " " + k.name() + " checkpointed grad " + params.get(i).name(), on.grads().get(i),
+                            want, exact ? Tol.abs(0) : TrainGoldenTest.gradTol(want));
+                }
+            }
         }
     }
 
@@ -68,8 +85,8 @@ class TrainingStepTest {
             ModelConfig c = m.config();
             TrainingBuffers all = TrainingBuffers.allocate(c, B, T, false), ckpt = TrainingBuffers.allocate(c, B, T, true);
             int L = c.numHiddenLayers(), bt = B * T, C = c.hiddenSize(), F = c.intermediateSize();
-            // mid; rstd1, rstd2; q, attnOut; k, v; gate, up
-            long perLayer = 4L * ((long) bt * C + 2L * bt + 2L * bt * c.qDim() + 2L * bt * c.kvDim() + 2L * bt * F);
+            // mid; rstd1, rstd2; q; k, v; gate, up
+            long perLayer = 4L * ((long) bt * C + 2L * bt + (long) bt * c.qDim() + 2L * bt * c.kvDim() + 2L * bt * F);
             long resid = 4L * (L + 1) * bt * C;
             assertThat(all.activationBytes()).isEqualTo(resid + L * perLayer);
             assertThat(ckpt.activationBytes()).isEqualTo(resid + perLayer);
