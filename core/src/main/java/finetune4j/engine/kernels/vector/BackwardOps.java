@@ -14,7 +14,8 @@ import java.util.Arrays;
  * definitions: {@link Kernels} and {@link finetune4j.engine.kernels.ScalarKernels}): RMSNorm,
  * RoPE, SwiGLU, softmax cross-entropy and the embedding scatter-add. SIMD over the contiguous
  * dimension; large calls split over {@link KernelThreads} into chunks fixed by the shape alone, so
- * results do not depend on which thread ran what.
+ * results do not depend on which thread ran what; exponentials through {@link Exp}, so they do not
+ * depend on whether the JIT has compiled the loop yet either.
  *
  * <p>Reductions over rows (the norm weight's gradient, the embedding table's) are cut by
  * <em>columns</em> instead: each chunk owns a column range and walks every row, so there are no
@@ -119,7 +120,7 @@ final class BackwardOps {
                 FloatVector g = FloatVector.fromArray(S, gate, gateOff + i, mk);
                 FloatVector u = FloatVector.fromArray(S, up, upOff + i, mk);
                 FloatVector d = FloatVector.fromArray(S, dout, doutOff + i, mk);
-                FloatVector sig = FloatVector.broadcast(S, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+                FloatVector sig = FloatVector.broadcast(S, 1f).div(Exp.exp(g.neg()).add(1f));
                 FloatVector silu = g.mul(sig);
                 // silu'(g) = σ·(1 + g·(1 − σ))
                 FloatVector dsilu = sig.mul(g.mul(sig.neg().add(1f)).add(1f));
@@ -182,7 +183,7 @@ final class BackwardOps {
         FloatVector vm = FloatVector.broadcast(S, max), vsum = FloatVector.zero(S);
         for (int j = 0; j < v; j += L) {
             VectorMask<Float> mk = S.indexInRange(j, v);
-            FloatVector e = FloatVector.fromArray(S, logits, lo + j, mk).sub(vm).lanewise(VectorOperators.EXP, mk);
+            FloatVector e = Exp.exp(FloatVector.fromArray(S, logits, lo + j, mk).sub(vm));
             if (dlogits != null) e.intoArray(dlogits, dOff + j, mk);
             vsum = vsum.add(e, mk);
         }
