@@ -3,6 +3,7 @@ package finetune4j.text.jinja;
 import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
 import com.hubspot.jinjava.el.ext.AstDict;
 import com.hubspot.jinjava.el.ext.AstList;
+import com.hubspot.jinjava.el.ext.AstNamedParameter;
 import com.hubspot.jinjava.el.ext.AstTuple;
 import com.hubspot.jinjava.el.ext.CollectionMembershipOperator;
 import com.hubspot.jinjava.el.ext.CollectionNonMembershipOperator;
@@ -89,17 +90,27 @@ final class PyParser extends ExtendedParser {
     protected AstParameters params(Symbol left, Symbol right) throws Scanner.ScanException, ParseException {
         consumeToken(left);
         List<AstNode> l = new ArrayList<>();
-        AstNode v = expr(false);
+        AstNode v = argument(false);
         if (v != null) {
             l.add(v);
             while (getToken().getSymbol() == Symbol.COMMA) {
                 consumeToken();
                 if (getToken().getSymbol() == right) break;
-                l.add(expr(true));
+                l.add(argument(true));
             }
         }
         consumeToken(right);
         return createAstParameters(l);
+    }
+
+    /** An argument: {@code name=expression} (the whole expression, as in Python) or an expression. */
+    private AstNode argument(boolean required) throws Scanner.ScanException, ParseException {
+        if (getToken().getSymbol() == Symbol.IDENTIFIER && "=".equals(lookahead(0).getImage())) {
+            String name = consumeToken().getImage();
+            consumeToken();
+            return new AstNamedParameter(identifier(name), expr(true));
+        }
+        return expr(required);
     }
 
     private static ExtensionHandler binary(ExtensionHandler original, Op op) {
