@@ -54,7 +54,7 @@ SHARED_TOKENIZERS = os.path.join(REPO, "..", "shared", "data", "tokenizers")
 
 # strftime_now is datetime.now().strftime in transformers; fixed here so goldens are stable.
 # The Java test passes the same instant through a fixed Clock.
-FIXED_NOW = datetime(2024, 7, 26, 14, 5, 9)
+FIXED_NOW = datetime(2025, 3, 9, 7, 4, 5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +247,102 @@ BUILTIN_TEMPLATES = {
         "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}"
         "{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}"
         "{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"),
+    # Llama 3.1/3.2-Instruct (tool calling, strftime_now date, tojson(indent=4)). Text as copied in
+    # huggingface/search-and-learn, which drops the leading "{{- bos_token }}" line of Meta's
+    # tokenizer_config.json; restored here.
+    "llama3.2": "{{- bos_token }}\n" + r"""{%- if custom_tools is defined %}
+    {%- set tools = custom_tools %}
+{%- endif %}
+{%- if not tools_in_user_message is defined %}
+    {%- set tools_in_user_message = true %}
+{%- endif %}
+{%- if not date_string is defined %}
+    {%- if strftime_now is defined %}
+        {%- set date_string = strftime_now("%d %b %Y") %}
+    {%- else %}
+        {%- set date_string = "26 Jul 2024" %}
+    {%- endif %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+
+{#- This block extracts the system message, so we can slot it into the right place. #}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+
+{#- System message #}
+{{- "<|start_header_id|>system<|end_header_id|>\n\n" }}
+{%- if tools is not none %}
+    {{- "Environment: ipython\n" }}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\n" }}
+{{- "Today Date: " + date_string + "\n\n" }}
+{%- if tools is not none and not tools_in_user_message %}
+    {{- "You have access to the following functions. To call a function, please respond with JSON for a function call." }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\n\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\n\n" }}
+    {%- endfor %}
+{%- endif %}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+
+{#- Custom tools are passed in a user message with some extra guidance #}
+{%- if tools_in_user_message and not tools is none %}
+    {#- Extract the first user message so we can plug it in here #}
+    {%- if messages | length != 0 %}
+        {%- set first_user_message = messages[0]['content']|trim %}
+        {%- set messages = messages[1:] %}
+    {%- else %}
+        {{- raise_exception("Cannot put tools in the first user message when there's no first user message!") }}
+{%- endif %}
+    {{- '<|start_header_id|>user<|end_header_id|>\n\n' -}}
+    {{- "Given the following functions, please respond with a JSON for a function call " }}
+    {{- "with its proper arguments that best answers the given prompt.\n\n" }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\n\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\n\n" }}
+    {%- endfor %}
+    {{- first_user_message + "<|eot_id|>"}}
+{%- endif %}
+
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] + '<|eot_id|>' }}
+    {%- elif 'tool_calls' in message %}
+        {%- if not message.tool_calls|length == 1 %}
+            {{- raise_exception("This model only supports single tool-calls at once!") }}
+        {%- endif %}
+        {%- set tool_call = message.tool_calls[0].function %}
+        {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}
+        {{- '{"name": "' + tool_call.name + '", ' }}
+        {{- '"parameters": ' }}
+        {{- tool_call.arguments | tojson }}
+        {{- "}" }}
+        {{- "<|eot_id|>" }}
+    {%- elif message.role == "tool" or message.role == "ipython" %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\n\n" }}
+        {%- if message.content is mapping or message.content is iterable %}
+            {{- message.content | tojson }}
+        {%- else %}
+            {{- message.content }}
+        {%- endif %}
+        {{- "<|eot_id|>" }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
+{%- endif %}
+""",
     # ChatML with transformers' {% generation %} markers around the assistant's text (TRL assistant_only_loss)
     "chatml-generation": (
         "{%- for message in messages %}\n"
@@ -273,6 +369,7 @@ BUILTIN_SPECIAL_TOKENS = {
     "mistral-inst": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
     "llama2-chat": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
     "chatml-generation": {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+    "llama3.2": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
 }
 
 
@@ -405,6 +502,8 @@ CASES = [
     ("no-thinking+agp", "single-user", True, {"enable_thinking": False}, False),
     ("thinking-true+agp", "single-user", True, {"enable_thinking": True}, False),
     ("custom-kwarg-eos-override", "single-user", False, {"eos_token": "<END>"}, False),
+    ("date-string-kwarg+agp", "system-multi-turn", True, {"date_string": "01 Jan 2025"}, False),
+    ("tools-in-system+agp", "tools", True, {"tools_in_user_message": False}, True),
     ("content-parts", "content-parts", True, {}, False),
 ]
 
@@ -559,6 +658,23 @@ PROBES = [
     ("ws-crlf", "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc", {}),
     ("ws-expression-no-trim", "{{ 'a' }}\n{{ 'b' }}\n", {}),
     ("ws-indented-block", "{%- for m in ms %}\n    {{- m }}\n    {%- if not loop.last %}\n        {{- ',' }}\n    {%- endif %}\n{%- endfor %}", {"ms": [1, 2]}),
+    # precedence and parsing corners
+    ("not-precedence", "{{ not xs|length == 1 }} {{ not a and b }} {{ not a or b }} {{ not 'x' in 'abc' }} {{ -x|abs }} {{ -(x|abs) }} {{ (1, 2) == (1, 2) }}", {"xs": [1, 2], "a": False, "b": True, "x": 3}),
+    ("globals-defined", "{{ strftime_now is defined }} {{ raise_exception is defined }} {{ range is defined }} {{ nope is defined }} {{ strftime_now is callable }} {{ 'x' is callable }}", {}),
+    ("braces-in-tags", "{{ '}}' }}|{{ {'a': {'b': 1}}['a']['b'] }}|{% set d = {'k': '%}'} %}{{ d.k }}|{{ \"{{\" }}", {}),
+    ("set-tuple", "{% set a, b = 1, 'two' %}{{ a }}-{{ b }}", {}),
+    ("set-in-if-visible", "{% if true %}{% set v = 'inner' %}{% endif %}{{ v }}", {}),
+    ("macro-caller", "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% call wrap('b') %}bold{% endcall %}", {}),
+    ("loop-previtem", "{% for x in xs %}{{ loop.previtem }}>{{ x }}<{{ loop.nextitem }};{% endfor %}", {"xs": ["a", "b", "c"]}),
+    ("namespace-list", "{% set ns = namespace(items=[]) %}{% for x in xs %}{% set ns.items = ns.items + [x * 2] %}{% endfor %}{{ ns.items }}", {"xs": [1, 2, 3]}),
+    ("content-slice", "{{ m.content[:5] }}|{{ m['content'][-3:] }}|{{ m.content[2] }}", {"m": {"content": "Hello world"}}),
+    ("is-not-defined", "{{ x is not defined }} {{ y is not defined }} {{ 'd' if y is not defined else y }}", {"x": 1}),
+    ("ws-raw-markers", "a  {%- raw -%}  {{ x }}  {%- endraw -%}  b", {}),
+    ("ws-variable-plus", "a\n  {{+ 'b' }}\n  {{- 'c' }}", {}),
+    ("string-compare", "{{ 'a' < 'b' }} {{ 'abc' == 'abc' }} {{ 'a' in ('a', 'b') }} {{ ['a', 'b'] | join(', ') }}", {}),
+    ("dict-literal-vars", "{% set k = 'key' %}{% set d = {k: 1, 'lit': 2} %}{{ d|tojson }}", {}),
+    ("filter-tag", "{% filter upper %}hello {{ 'x' }}{% endfilter %}", {}),
+    ("nested-loop-loopvar", "{% for a in [1, 2] %}{% set outer = loop %}{% for b in [3, 4] %}{{ outer.index }}{{ loop.index }},{% endfor %}{% endfor %}", {}),
     # sandbox (ImmutableSandboxedEnvironment)
     ("sandbox-list-append", "{{ xs.append(1) }}", {"xs": []}),
     ("sandbox-dict-update", "{{ d.update({'a': 1}) }}", {"d": {}}),

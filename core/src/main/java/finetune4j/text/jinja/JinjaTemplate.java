@@ -117,6 +117,7 @@ public final class JinjaTemplate {
      */
     public Result render(Map<String, ?> variables, RenderLimits limits, Clock clock, boolean trackGeneration) {
         Map<String, Object> vars = new LinkedHashMap<>();
+        for (String g : PyGlobal.NAMES) vars.put(g, new PyGlobal(g));           // render variables may shadow them
         for (Map.Entry<String, ?> e : variables.entrySet()) vars.put(e.getKey(), PyValues.fromJava(e.getValue()));
         boolean track = trackGeneration && hasGeneration;
         if (track) rejectMarkers(vars);

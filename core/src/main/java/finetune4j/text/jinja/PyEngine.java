@@ -156,6 +156,7 @@ final class PyEngine {
         }
         global.registerTag(new PyTags.If());
         global.registerTag(new PyTags.For());
+        global.registerTag(new PyTags.FilterBlock());
         global.registerTag(new PyTags.Generation());
         for (Tag t : List.copyOf(global.getAllTags())) {
             String n = t.getName();

@@ -413,6 +413,35 @@ final class PyParser extends ExtendedParser {
         }
     }
 
+    /**
+     * Jinja2's precedence: {@code not} binds looser than comparisons ({@code not x|length == 1} is
+     * {@code not (x|length == 1)}), where EL makes it a unary operator binding tighter than {@code ==}.
+     */
+    @Override
+    protected AstNode and(boolean required) throws Scanner.ScanException, ParseException {
+        AstNode v = not(required);
+        if (v == null) return null;
+        while (true) {
+            if (getToken().getSymbol() == Symbol.AND) {
+                consumeToken();
+                v = createAstBinary(v, not(true), AstBinary.AND);
+            } else if (getToken().getSymbol() == Symbol.EXTENSION
+                    && getExtensionHandler(getToken()).getExtensionPoint() == ExtensionPoint.AND) {
+                v = getExtensionHandler(consumeToken()).createAstNode(v, not(true));
+            } else {
+                return v;
+            }
+        }
+    }
+
+    private AstNode not(boolean required) throws Scanner.ScanException, ParseException {
+        if (getToken().getSymbol() == Symbol.NOT) {
+            consumeToken();
+            return createAstUnary(not(true), AstUnary.NOT);
+        }
+        return eq(required);
+    }
+
     @Override
     protected AstNode unary(boolean required) throws Scanner.ScanException, ParseException {
         if (getToken().getSymbol() != Symbol.MINUS) return super.unary(required);

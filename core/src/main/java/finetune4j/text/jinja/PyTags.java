@@ -235,6 +235,38 @@ final class PyTags {
         }
     }
 
+    /** {@code {% filter upper %}...{% endfilter %}}: the rendered body passed through a filter chain. */
+    static final class FilterBlock implements Tag {
+        private static final long serialVersionUID = 1L;
+        private static final String BODY = "__finetune4j_filter_body__";
+
+        @Override
+        public String getName() {
+            return "filter";
+        }
+
+        @Override
+        public String getEndTagName() {
+            return "endfilter";
+        }
+
+        @Override
+        public String interpret(TagNode tagNode, JinjavaInterpreter interpreter) {
+            RenderState state = RenderState.current();
+            StringBuilder body = new StringBuilder();
+            for (Node child : tagNode.getChildren()) {
+                body.append(child.render(interpreter).getValue());
+                state.checkSize(body.length(), "the output");
+            }
+            try (JinjavaInterpreter.InterpreterScopeClosable scope = interpreter.enterScope()) {
+                interpreter.getContext().put(BODY, body.toString());
+                Object v = interpreter.resolveELExpression(BODY + "|" + tagNode.getHelpers().trim(),
+                        tagNode.getLineNumber(), tagNode.getStartPosition());
+                return PyRepr.str(v);
+            }
+        }
+    }
+
     /** A Jinjava tag Jinja2 lacks or a sandboxed template may not use (include, import, extends...). */
     record Unsupported(String name, boolean endTag) implements Tag {
         @Override

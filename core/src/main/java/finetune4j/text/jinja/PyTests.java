@@ -61,7 +61,7 @@ final class PyTests {
         t.add(new PyTest("boolean", (v, a) -> v instanceof Boolean));
         t.add(new PyTest("true", (v, a) -> Boolean.TRUE.equals(v)));
         t.add(new PyTest("false", (v, a) -> Boolean.FALSE.equals(v)));
-        t.add(new PyTest("callable", (v, a) -> false));
+        t.add(new PyTest("callable", (v, a) -> v instanceof PyGlobal));
         t.add(new PyTest("odd", (v, a) -> intValue(v, "odd").testBit(0)));
         t.add(new PyTest("even", (v, a) -> !intValue(v, "even").testBit(0)));
         t.add(new PyTest("divisibleby", (v, a) -> PyOps.eq(PyOps.mod(v, arg(a, "divisibleby")), 0L)));

@@ -38,6 +38,7 @@ final class PyValues {
      */
     static Object fromJava(Object v) {
         if (v == null || v == PyNone.NONE) return PyNone.NONE;
+        if (v instanceof PyGlobal) return v;
         if (v instanceof String || v instanceof Boolean || v instanceof Long || v instanceof Double) return v;
         if (v instanceof CharSequence cs) return cs.toString();
         if (v instanceof Integer || v instanceof Short || v instanceof Byte) return ((Number) v).longValue();
@@ -82,6 +83,7 @@ final class PyValues {
         if (v instanceof List) return "list";
         if (v instanceof Map) return "dict";
         if (v instanceof ForLoop) return "LoopContext";
+        if (v instanceof PyGlobal) return "function";
         return v.getClass().getSimpleName();
     }
 

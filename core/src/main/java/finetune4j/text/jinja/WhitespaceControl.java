@@ -141,13 +141,37 @@ final class WhitespaceControl {
                 boolean wrap = kind == '{' && (src.substring(p, end[0]).strip().startsWith("-")
                         || src.substring(p, end[0]).strip().startsWith("+"));
                 em.synthetic(kind == '{' ? (wrap ? "{{(" : "{{") : "{%", start);
-                em.copy(p, end[0]);
+                if (kind == '{') copySeparatingBraces(em, p, end[0]);
+                else em.copy(p, end[0]);
                 em.synthetic(kind == '{' ? (wrap ? ")}}" : "}}") : "%}", end[0]);
                 pos = end[1];
             }
             lineStarting = pos > 0 && src.charAt(pos - 1) == '\n';
         }
         return new Result(out.toString(), java.util.Arrays.copyOf(em.map, em.lines));
+    }
+
+    /**
+     * Copies an expression, putting a space between two closing braces outside strings
+     * ({@code {'a': {'b': 1}}} becomes {@code {'a': {'b': 1} }}): Jinja2 balances brackets inside a
+     * tag, Jinjava ends the expression at the first "}}".
+     */
+    private static void copySeparatingBraces(Emitter em, int from, int to) {
+        String s = em.src;
+        int last = from;
+        for (int i = from; i < to; i++) {
+            char c = s.charAt(i);
+            if (c == '\'' || c == '"') {
+                int j = i + 1;
+                while (j < to && s.charAt(j) != c) j += s.charAt(j) == '\\' ? 2 : 1;
+                i = j;
+            } else if (c == '}' && i + 1 < to && s.charAt(i + 1) == '}') {
+                em.copy(last, i + 1);
+                em.synthetic(" ", i + 1);
+                last = i + 1;
+            }
+        }
+        em.copy(last, to);
     }
 
     /** The earliest "{{", "{%" or "{#" at or after pos. */
