@@ -564,6 +564,19 @@ def golden_cases():
 # ---------------------------------------------------------------------------------------------
 
 EMOJI = "a👋🏽b𝔘c"
+
+
+def _floats():
+    """Doubles across the exponent range, for repr()/json float formatting (seeded, deterministic)."""
+    import random
+    rng = random.Random(1234)
+    xs = [0.1, 0.5, 1e16, 1e15, 1e-4, 1e-5, 123456789012345678.0, 5e-324, 1.7976931348623157e308, 2.5e-05, 100.0]
+    for _ in range(120):
+        xs.append(rng.uniform(-1, 1) * 10 ** rng.randint(-25, 25))
+    return xs
+
+
+FLOATS = _floats()
 PROBES = [
     # str() of values
     ("str-bool", "{{ true }} {{ false }} {{ True }} {{ x }}", {"x": False}),
@@ -675,6 +688,8 @@ PROBES = [
     ("dict-literal-vars", "{% set k = 'key' %}{% set d = {k: 1, 'lit': 2} %}{{ d|tojson }}", {}),
     ("filter-tag", "{% filter upper %}hello {{ 'x' }}{% endfilter %}", {}),
     ("nested-loop-loopvar", "{% for a in [1, 2] %}{% set outer = loop %}{% for b in [3, 4] %}{{ outer.index }}{{ loop.index }},{% endfor %}{% endfor %}", {}),
+    ("keyword-names", "{{ d.empty }} {{ d.div }} {{ d['mod'] }} {% set eq = 'E' %}{{ eq }} {{ null is defined }}", {"d": {"empty": "e", "div": "v", "mod": "m"}}),
+    ("float-repr", "{{ xs }}|{{ xs|tojson }}", {"xs": FLOATS}),
     # sandbox (ImmutableSandboxedEnvironment)
     ("sandbox-list-append", "{{ xs.append(1) }}", {"xs": []}),
     ("sandbox-dict-update", "{{ d.update({'a': 1}) }}", {"d": {}}),

@@ -138,6 +138,11 @@ public final class JinjaTemplate {
         if (state.abort() != null) throw toException(state.abort());
         for (TemplateError err : rr.getErrors()) {
             if (err.getSeverity() == TemplateError.ErrorType.FATAL) throw toException(err);
+            if (err.getMessage() != null && err.getMessage().startsWith("Max recursion limit")) {
+                // Jinjava only warns and renders nothing; Python raises RecursionError
+                throw new TemplateException(origin, TemplateException.Kind.LIMIT, "RecursionError: " + err.getMessage(),
+                        line(err.getLineno()), "a macro calls itself more than 100 deep");
+            }
         }
         String out = rr.getOutput();
         if (out.length() > limits.maxOutputChars()) {

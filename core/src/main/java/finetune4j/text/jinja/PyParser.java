@@ -22,12 +22,14 @@ import jinjava.de.odysseus.el.tree.impl.Scanner.Symbol;
 import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
 import jinjava.de.odysseus.el.tree.impl.ast.AstBracket;
 import jinjava.de.odysseus.el.tree.impl.ast.AstDot;
+import jinjava.de.odysseus.el.tree.impl.ast.AstMethod;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
 import jinjava.de.odysseus.el.tree.impl.ast.AstParameters;
 import jinjava.de.odysseus.el.tree.impl.ast.AstProperty;
 import jinjava.de.odysseus.el.tree.impl.ast.AstRightValue;
 import jinjava.de.odysseus.el.tree.impl.ast.AstUnary;
 import jinjava.javax.el.ELContext;
+import jinjava.javax.el.PropertyNotFoundException;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -334,6 +336,21 @@ final class PyParser extends ExtendedParser {
                 Object b = prefix.eval(bindings, context);
                 if (b == null) throw PyErrors.undefined("'" + describe(prefix) + "' is undefined");
                 return PyResolver.get(b, property.eval(bindings, context));
+            }
+        };
+    }
+
+    /** A method call on an undefined value fails, as calling an attribute of Jinja2's Undefined does. */
+    @Override
+    protected AstMethod createAstMethod(AstProperty property, AstParameters params) {
+        return new AstMethod(property, params) {
+            @Override
+            public Object eval(Bindings bindings, ELContext context) {
+                try {
+                    return eval(bindings, context, false);
+                } catch (PropertyNotFoundException e) {
+                    throw PyErrors.undefined("'" + describe(property) + "' is undefined (called on an undefined value)");
+                }
             }
         };
     }

@@ -149,6 +149,19 @@ final class PyRepr {
         int end = digits.length();
         while (end > 1 && digits.charAt(end - 1) == '0') end--;
         digits = digits.substring(0, end);
+        if (digits.length() == 2) {
+            // Java prints at least two significant digits (4.9E-324); Python's shortest may be one (5e-324)
+            int c = ((digits.charAt(0) - '0') * 10 + (digits.charAt(1) - '0') + 5) / 10;
+            int cDecpt = decpt;
+            if (c == 10) {
+                c = 1;
+                cDecpt++;
+            }
+            if (Double.parseDouble(c + "e" + (cDecpt - 1)) == Math.abs(d)) {
+                digits = Integer.toString(c);
+                decpt = cDecpt;
+            }
+        }
         StringBuilder sb = new StringBuilder();
         if (d < 0) sb.append('-');
         int n = digits.length();

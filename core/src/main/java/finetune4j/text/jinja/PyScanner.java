@@ -14,6 +14,15 @@ final class PyScanner extends ExtendedScanner {
         super(input);
     }
 
+    /** EL keywords that are ordinary names in Jinja2 ({@code x.empty}, a variable called {@code div}). */
+    private static final java.util.Set<String> NOT_KEYWORDS = java.util.Set.of("div", "mod", "eq", "ne", "lt", "gt",
+            "le", "ge", "empty", "instanceof", "null");
+
+    @Override
+    protected Token keyword(String s) {
+        return NOT_KEYWORDS.contains(s) ? null : super.keyword(s);
+    }
+
     @Override
     protected Token nextString() throws ScanException {
         String in = getInput();
