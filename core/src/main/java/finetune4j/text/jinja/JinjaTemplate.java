@@ -39,14 +39,12 @@ public final class JinjaTemplate {
 
     private final String source;
     private final String prepared;
-    private final int[] lineMap;
     private final String origin;
     private final boolean hasGeneration;
 
-    private JinjaTemplate(String source, WhitespaceControl.Result prepared, String origin) {
+    private JinjaTemplate(String source, String prepared, String origin) {
         this.source = source;
-        this.prepared = prepared.source();
-        this.lineMap = prepared.lineMap();
+        this.prepared = prepared;
         this.origin = origin;
         this.hasGeneration = this.prepared.matches("(?s).*\\{%\\s*generation\\s*%}.*");
     }
@@ -71,7 +69,7 @@ public final class JinjaTemplate {
      */
     public static JinjaTemplate compile(String source, String origin) {
         if (source == null) throw new IllegalArgumentException("template source is null (" + origin + ")");
-        WhitespaceControl.Result prepared;
+        String prepared;
         try {
             prepared = WhitespaceControl.apply(normalizeNewlines(source));
         } catch (WhitespaceControl.LexError e) {
@@ -89,9 +87,9 @@ public final class JinjaTemplate {
         return s.endsWith("\n") ? s.substring(0, s.length() - 1) : s;
     }
 
-    private int line(int preparedLine) {
-        if (preparedLine <= 0 || lineMap.length == 0) return 0;
-        return preparedLine <= lineMap.length ? lineMap[preparedLine - 1] : lineMap[lineMap.length - 1];
+    /** WhitespaceControl keeps line structure, so Jinjava's line numbers are the source's. */
+    private static int line(int preparedLine) {
+        return Math.max(0, preparedLine);
     }
 
     public String source() {

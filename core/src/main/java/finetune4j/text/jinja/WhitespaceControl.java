@@ -33,145 +33,98 @@ final class WhitespaceControl {
         }
     }
 
-    /** The rewritten source, and for each of its lines the line of the original source. */
-    record Result(String source, int[] lineMap) {
-        /** The original line of 1-based output line {@code line} (0 stays 0: unknown). */
-        int originalLine(int line) {
-            if (line <= 0) return 0;
-            return line <= lineMap.length ? lineMap[line - 1] : lineMap[lineMap.length - 1];
-        }
-    }
-
-    /** Appends text while recording which source line each output line starts on. */
-    private static final class Emitter {
-        final StringBuilder out;
-        final String src;
-        int[] map = new int[16];
-        int lines = 1;
-        int srcLine = 1;           // source line of src offset `at`
-        int at = 0;
-
-        Emitter(String src) {
-            this.src = src;
-            this.out = new StringBuilder(src.length());
-            map[0] = 1;
-        }
-
-        /** The source line of offset pos (offsets only move forward). */
-        int lineOf(int pos) {
-            for (; at < pos && at < src.length(); at++) if (src.charAt(at) == '\n') srcLine++;
-            return srcLine;
-        }
-
-        void copy(int from, int to) {
-            for (int i = from; i < to; i++) {
-                char c = src.charAt(i);
-                out.append(c);
-                if (c == '\n') newline(lineOf(i + 1));
-            }
-        }
-
-        void text(String t, int srcFrom) {
-            for (int i = 0; i < t.length(); i++) {
-                char c = t.charAt(i);
-                out.append(c);
-                if (c == '\n') newline(lineOf(srcFrom + i + 1));
-            }
-        }
-
-        void synthetic(String t, int srcPos) {
-            for (int i = 0; i < t.length(); i++) {
-                out.append(t.charAt(i));
-                if (t.charAt(i) == '\n') newline(lineOf(srcPos));
-            }
-        }
-
-        private void newline(int line) {
-            if (lines == map.length) map = java.util.Arrays.copyOf(map, lines * 2);
-            map[lines++] = line;
-        }
-    }
-
-    static Result apply(String src) {
-        Emitter em = new Emitter(src);
-        StringBuilder out = em.out;
+    /**
+     * Rewrites a newline-normalized Jinja2 source for Jinjava. Whitespace that Jinja2 would drop is
+     * dropped here; where it held newlines they are kept inside an empty comment
+     * ({@code {#\n#}}), so line numbers in Jinjava's errors stay those of the original source.
+     */
+    static String apply(String src) {
+        StringBuilder out = new StringBuilder(src.length());
         int pos = 0;
         boolean lineStarting = true;
         int n = src.length();
         while (pos < n) {
             int start = nextTagStart(src, pos);
             if (start < 0) {
-                em.copy(pos, n);
+                out.append(src, pos, n);
                 break;
             }
             char kind = src.charAt(start + 1);                  // '{' variable, '%' block, '#' comment
             int p = start + 2;
             char sign = p < n && (src.charAt(p) == '-' || src.charAt(p) == '+') ? src.charAt(p) : 0;
             int raw = kind == '%' ? rawBegin(src, start) : -1;
-            String text = src.substring(pos, start);
-            text = lstrip(text, sign, kind != '{', lineStarting);
-            em.text(text, pos);
+            String text = lstrip(src.substring(pos, start), sign, kind != '{', lineStarting);
+            out.append(text);
+            keepLines(out, src, pos + text.length(), start);
             if (raw >= 0) {
                 // {% raw %}: body verbatim up to {% endraw %}; the end of the raw tag is not trimmed
-                int bodyStart = raw;
-                int[] end = findEndRaw(src, bodyStart);
+                int[] end = findEndRaw(src, raw);
                 if (end == null) throw new LexError("Missing end of raw directive", line(src, start));
                 char endSign = src.charAt(end[0] + 2) == '-' || src.charAt(end[0] + 2) == '+' ? src.charAt(end[0] + 2) : 0;
-                String body = lstrip(src.substring(bodyStart, end[0]), endSign, true,
-                        bodyStart > 0 && src.charAt(bodyStart - 1) == '\n');
-                em.synthetic("{% raw %}", start);
-                em.text(body, bodyStart);
-                em.synthetic("{% endraw %}", end[0]);
+                String body = lstrip(src.substring(raw, end[0]), endSign, true, src.charAt(raw - 1) == '\n');
+                keepLines(out, src, start, raw);
+                out.append("{% raw %}").append(body).append("{% endraw %}");
+                keepLines(out, src, raw + body.length(), end[1]);
                 pos = end[1];
-                lineStarting = pos > 0 && src.charAt(pos - 1) == '\n';
+                lineStarting = src.charAt(pos - 1) == '\n';
                 continue;
             }
             if (sign != 0) p++;
             if (kind == '#') {
                 int[] end = findCommentEnd(src, p);
                 if (end == null) throw new LexError("Missing end of comment tag", line(src, start));
+                keepLines(out, src, start, end[1]);
                 pos = end[1];
             } else {
-                int[] end = findTagEnd(src, p, kind == '{' ? '}' : '%', kind == '%');
+                int[] end = findTagEnd(src, p, kind == '%');
                 if (end == null) {
                     throw new LexError("unexpected end of template, expected '" + (kind == '{' ? "}}" : "%}") + "'",
                             line(src, start));
                 }
-                // Jinjava reads a leading '-' of an expression as its own whitespace marker: parenthesize
-                boolean wrap = kind == '{' && (src.substring(p, end[0]).strip().startsWith("-")
-                        || src.substring(p, end[0]).strip().startsWith("+"));
-                em.synthetic(kind == '{' ? (wrap ? "{{(" : "{{") : "{%", start);
-                if (kind == '{') copySeparatingBraces(em, p, end[0]);
-                else em.copy(p, end[0]);
-                em.synthetic(kind == '{' ? (wrap ? ")}}" : "}}") : "%}", end[0]);
+                String inner = src.substring(p, end[0]);
+                if (kind == '{') {
+                    // Jinjava reads a leading '-' or '+' of an expression as its own marker: parenthesize
+                    boolean wrap = inner.strip().startsWith("-") || inner.strip().startsWith("+");
+                    out.append(wrap ? "{{(" : "{{").append(separateBraces(inner)).append(wrap ? ")}}" : "}}");
+                } else {
+                    out.append("{%").append(inner).append("%}");
+                }
+                keepLines(out, src, end[0], end[1]);
                 pos = end[1];
             }
-            lineStarting = pos > 0 && src.charAt(pos - 1) == '\n';
+            lineStarting = src.charAt(pos - 1) == '\n';
         }
-        return new Result(out.toString(), java.util.Arrays.copyOf(em.map, em.lines));
+        return out.toString();
+    }
+
+    /** Appends an empty comment holding the newlines of the dropped range src[from, to). */
+    private static void keepLines(StringBuilder out, String src, int from, int to) {
+        int k = 0;
+        for (int i = from; i < to; i++) if (src.charAt(i) == '\n') k++;
+        if (k > 0) out.append("{#").append("\n".repeat(k)).append("#}");
     }
 
     /**
-     * Copies an expression, putting a space between two closing braces outside strings
-     * ({@code {'a': {'b': 1}}} becomes {@code {'a': {'b': 1} }}): Jinja2 balances brackets inside a
-     * tag, Jinjava ends the expression at the first "}}".
+     * Puts a space between two closing braces outside strings ({@code {'a': {'b': 1}}} becomes
+     * {@code {'a': {'b': 1} }}): Jinja2 balances brackets inside a tag, Jinjava ends the
+     * expression at the first "}}".
      */
-    private static void copySeparatingBraces(Emitter em, int from, int to) {
-        String s = em.src;
-        int last = from;
-        for (int i = from; i < to; i++) {
-            char c = s.charAt(i);
+    private static String separateBraces(String e) {
+        StringBuilder sb = new StringBuilder(e.length() + 4);
+        for (int i = 0; i < e.length(); i++) {
+            char c = e.charAt(i);
             if (c == '\'' || c == '"') {
                 int j = i + 1;
-                while (j < to && s.charAt(j) != c) j += s.charAt(j) == '\\' ? 2 : 1;
+                while (j < e.length() && e.charAt(j) != c) j += e.charAt(j) == '\\' ? 2 : 1;
+                j = Math.min(j, e.length() - 1);
+                sb.append(e, i, j + 1);
                 i = j;
-            } else if (c == '}' && i + 1 < to && s.charAt(i + 1) == '}') {
-                em.copy(last, i + 1);
-                em.synthetic(" ", i + 1);
-                last = i + 1;
+                continue;
             }
+            sb.append(c);
+            if (c == '}' && i + 1 < e.length() && e.charAt(i + 1) == '}') sb.append(' ');
         }
-        em.copy(last, to);
+        return sb.toString();
     }
 
     /** The earliest "{{", "{%" or "{#" at or after pos. */
@@ -256,7 +209,7 @@ final class WhitespaceControl {
      * The end of a variable or block tag: the first end delimiter outside strings with balanced
      * brackets. Returns [end of the expression (before any marker), end of the tag with trimming].
      */
-    private static int[] findTagEnd(String s, int from, char closer, boolean block) {
+    private static int[] findTagEnd(String s, int from, boolean block) {
         int depth = 0;
         for (int i = from; i < s.length(); i++) {
             char c = s.charAt(i);
