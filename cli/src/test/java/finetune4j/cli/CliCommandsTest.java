@@ -30,7 +30,7 @@ class CliCommandsTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String c : new String[]{"init-model", "inspect", "tokenize", "generate", "bench", "bench gemm", "bench generate"}) {
+        for (String c : new String[]{"init-model", "inspect", "tokenize", "generate", "chat", "template", "bench", "bench gemm", "bench generate"}) {
             String[] args = (c + " --help").split(" ");
             CliRunner r = CliRunner.run(args);
             assertThat(r.code()).as(c).isZero();
@@ -59,6 +59,20 @@ class CliCommandsTest {
         CliRunner r = CliRunner.run("tokenize", "--model", model.toString(), "--input", in.toString());
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out().strip().lines()).hasSize(2).allSatisfy(l -> assertThat(l).startsWith("{\"ids\":[1,"));
+    }
+
+    @Test
+    void templateRendersExactlyAndChatGenerationUsesIt() throws Exception {
+        Path msgs = tmp.resolve("msgs.json");
+        Files.writeString(msgs, "[{\"role\": \"user\", \"content\": \"Hi\"}]");
+        CliRunner r = CliRunner.run("template", "--model", model.toString(), "--messages", msgs.toString(), "--add-generation-prompt");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).isEqualTo("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        JsonNode g = json(CliRunner.run("generate", "--model", model.toString(), "--prompt", "Hi", "--chat",
+                "--max-new-tokens", "3", "--json"));
+        JsonNode t = json(CliRunner.run("tokenize", "--model", model.toString(), "--no-special", "--json", "--text",
+                "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        assertThat(g.get("prompt_ids")).isEqualTo(t.get("ids"));
     }
 
     @Test

@@ -99,6 +99,20 @@ class CliErrorsTest {
     }
 
     @Test
+    void templateThatRaises() throws IOException {
+        Path d = copy("raises");
+        Path cfg = d.resolve("tokenizer_config.json");
+        String raising = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}";
+        var node = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(Files.readString(cfg));
+        node.put("chat_template", raising);
+        Files.writeString(cfg, Json.MAPPER.writeValueAsString(node));
+        Path msgs = d.resolve("msgs.json");
+        Files.writeString(msgs, "[{\"role\": \"system\", \"content\": \"x\"}, {\"role\": \"user\", \"content\": \"hi\"}]");
+        assertCleanError(CliRunner.run("template", "--model", d.toString(), "--messages", msgs.toString()),
+                "tokenizer_config.json", "System role not supported");
+    }
+
+    @Test
     void missingModelDirectory() {
         assertCleanError(CliRunner.run("inspect", "--model", tmp.resolve("nope").toString()));
     }
