@@ -690,6 +690,8 @@ PROBES = [
     ("nested-loop-loopvar", "{% for a in [1, 2] %}{% set outer = loop %}{% for b in [3, 4] %}{{ outer.index }}{{ loop.index }},{% endfor %}{% endfor %}", {}),
     ("keyword-names", "{{ d.empty }} {{ d.div }} {{ d['mod'] }} {% set eq = 'E' %}{{ eq }} {{ null is defined }}", {"d": {"empty": "e", "div": "v", "mod": "m"}}),
     ("float-repr", "{{ xs }}|{{ xs|tojson }}", {"xs": FLOATS}),
+    ("loop-depth", "{% for a in [1] %}{{ loop.depth }}{{ loop.depth0 }}{% for b in [2] %}{{ loop.depth }}{% endfor %}{% endfor %}", {}),
+    ("with-tag", "{% set x = 1 %}{% with x = 2, y = [x, 3] %}{{ x }}{{ y }}{% endwith %}{{ x }}{{ y is defined }}", {}),
     # sandbox (ImmutableSandboxedEnvironment)
     ("sandbox-list-append", "{{ xs.append(1) }}", {"xs": []}),
     ("sandbox-dict-update", "{{ d.update({'a': 1}) }}", {"d": {}}),

@@ -30,13 +30,16 @@ import java.util.Map;
  * }
  */
 public final class ChatTemplate {
-    private final JinjaTemplate template;
+    private final JinjaTemplate template;            // null only when the config has just a 'tool_use' template
+    private final JinjaTemplate toolUse;             // the config's 'tool_use' template when chosen by default, else null
     private final Map<String, Object> specialTokens;
     private final RenderLimits limits;
     private final Clock clock;
 
-    private ChatTemplate(JinjaTemplate template, Map<String, Object> specialTokens, RenderLimits limits, Clock clock) {
+    private ChatTemplate(JinjaTemplate template, JinjaTemplate toolUse, Map<String, Object> specialTokens,
+                         RenderLimits limits, Clock clock) {
         this.template = template;
+        this.toolUse = toolUse;
         this.specialTokens = specialTokens;
         this.limits = limits;
         this.clock = clock;
@@ -87,16 +90,17 @@ public final class ChatTemplate {
 
     /** As {@link #of(String)}, naming {@code origin} (a file, a config key) in every error. */
     public static ChatTemplate of(String source, String origin) {
-        return new ChatTemplate(JinjaTemplate.compile(source, origin), Map.of(), RenderLimits.DEFAULT, Clock.systemDefaultZone());
+        return new ChatTemplate(JinjaTemplate.compile(source, origin), null, Map.of(), RenderLimits.DEFAULT, Clock.systemDefaultZone());
     }
 
     /**
      * The default chat template of a tokenizer directory, with its special tokens: the
      * {@code chat_template.jinja} file, the config's {@code chat_template} string, or the template
-     * named "default" in a list.
+     * named "default" in a list. As in transformers, a template named "tool_use" is used instead
+     * whenever tools are passed.
      *
-     * @throws ConfigException when there is no template, or several without a "default"
-     * @throws TemplateException when the template does not parse (naming the file and key)
+     * @throws ConfigException when there is no template, or several and neither "default" nor "tool_use"
+     * @throws TemplateException when a template does not parse (naming the file and key)
      */
     public static ChatTemplate fromConfig(TokenizerConfig config) {
         return fromConfig(config, null);
@@ -104,7 +108,7 @@ public final class ChatTemplate {
 
     /**
      * The chat template called {@code name} (e.g. "tool_use", "rag") of a tokenizer directory, or
-     * the default one when {@code name} is null.
+     * the default one (see {@link #fromConfig(TokenizerConfig)}) when {@code name} is null.
      */
     public static ChatTemplate fromConfig(TokenizerConfig config, String name) {
         Map<String, TokenizerConfig.TemplateSource> all = config.chatTemplates();
@@ -114,33 +118,38 @@ public final class ChatTemplate {
                     + " probably a base model's tokenizer (hint: pass a template: ChatTemplate.of(source), e.g. ChatML,"
                     + " or choose a chat/instruct model)");
         }
-        TokenizerConfig.TemplateSource chosen;
+        Map<String, Object> tokens = config.specialTokensMap();
         if (name != null) {
-            chosen = all.get(name);
+            TokenizerConfig.TemplateSource chosen = all.get(name);
             if (chosen == null) throw new ConfigException("chat_template", name, "one of " + all.keySet() + " in " + config.describe());
-        } else if (all.containsKey("default")) {
-            chosen = all.get("default");
-        } else {
+            return new ChatTemplate(compile(chosen), null, tokens, RenderLimits.DEFAULT, Clock.systemDefaultZone());
+        }
+        TokenizerConfig.TemplateSource dflt = all.get("default"), tool = all.get("tool_use");
+        if (dflt == null && tool == null) {
             throw new ConfigException(config.describe() + " has several chat templates " + all.keySet()
                     + " and none is named 'default' (hint: pass a named template, e.g. ChatTemplate.fromConfig(config, \""
                     + all.keySet().iterator().next() + "\"))");
         }
-        return new ChatTemplate(JinjaTemplate.compile(chosen.source(), chosen.origin()), config.specialTokensMap(),
+        return new ChatTemplate(dflt == null ? null : compile(dflt), tool == null ? null : compile(tool), tokens,
                 RenderLimits.DEFAULT, Clock.systemDefaultZone());
+    }
+
+    private static JinjaTemplate compile(TokenizerConfig.TemplateSource s) {
+        return JinjaTemplate.compile(s.source(), s.origin());
     }
 
     /** A copy passing these special tokens (by attribute name: bos_token, eos_token, ...). */
     public ChatTemplate withSpecialTokens(Map<String, ?> tokens) {
-        return new ChatTemplate(template, Map.copyOf(tokens), limits, clock);
+        return new ChatTemplate(template, toolUse, Map.copyOf(tokens), limits, clock);
     }
 
     public ChatTemplate withLimits(RenderLimits limits) {
-        return new ChatTemplate(template, specialTokens, limits, clock);
+        return new ChatTemplate(template, toolUse, specialTokens, limits, clock);
     }
 
     /** The clock {@code strftime_now} reads (fix it for reproducible prompts). */
     public ChatTemplate withClock(Clock clock) {
-        return new ChatTemplate(template, specialTokens, limits, clock);
+        return new ChatTemplate(template, toolUse, specialTokens, limits, clock);
     }
 
     /** {@code apply_chat_template(messages, add_generation_prompt=..., tokenize=False, **extra)}. */
@@ -163,21 +172,32 @@ public final class ChatTemplate {
         vars.put("add_generation_prompt", request.addGenerationPrompt());
         vars.putAll(specialTokens);
         vars.putAll(request.extra());
-        JinjaTemplate.Result r = template.render(vars, limits, clock, request.trackAssistantSpans());
+        JinjaTemplate.Result r = select(request.tools() != null).render(vars, limits, clock, request.trackAssistantSpans());
         return new Rendered(r.text(), r.generationSpans());
     }
 
-    /** True when the template marks assistant text with {@code {% generation %}}. */
-    public boolean hasAssistantMarkers() {
-        return template.hasGenerationMarkers();
+    /** transformers' get_chat_template: 'tool_use' when tools are passed and it exists, else the default. */
+    private JinjaTemplate select(boolean withTools) {
+        if (withTools && toolUse != null) return toolUse;
+        if (template == null) {
+            throw new ConfigException(toolUse.origin() + ": this tokenizer has only a 'tool_use' chat template, which"
+                    + " transformers applies when tools are passed (hint: pass tools, or a named template)");
+        }
+        return template;
     }
 
+    /** True when the (default) template marks assistant text with {@code {% generation %}}. */
+    public boolean hasAssistantMarkers() {
+        return template != null ? template.hasGenerationMarkers() : toolUse.hasGenerationMarkers();
+    }
+
+    /** The source of the template used without tools (the 'tool_use' one if it is the only one). */
     public String source() {
-        return template.source();
+        return (template != null ? template : toolUse).source();
     }
 
     public String origin() {
-        return template.origin();
+        return (template != null ? template : toolUse).origin();
     }
 
     /** The special tokens passed to the template. */
@@ -187,6 +207,6 @@ public final class ChatTemplate {
 
     @Override
     public String toString() {
-        return "ChatTemplate[" + template.origin() + "]";
+        return "ChatTemplate[" + origin() + (template != null && toolUse != null ? " + tool_use" : "") + "]";
     }
 }

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -110,8 +109,7 @@ public record TokenizerConfig(
             JsonNode stm = readJson(stmFile);
             if (!stm.isObject()) throw new ModelFormatException(stmFile, "expected a JSON object at top level, got " + stm.getNodeType());
             boolean legacy = !cfg.has("added_tokens_decoder");
-            for (Iterator<Map.Entry<String, JsonNode>> it = stm.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : stm.properties()) {
                 boolean known = TOKEN_KEYS.contains(e.getKey()) || e.getKey().equals("additional_special_tokens");
                 if (known && (legacy || !tokens.containsKey(e.getKey()))) {
                     tokens.put(e.getKey(), e.getValue());
@@ -249,8 +247,7 @@ public record TokenizerConfig(
         JsonNode v = cfg.get("added_tokens_decoder");
         if (v == null || v.isNull()) return out;
         if (!v.isObject()) throw new ModelFormatException(file, "key 'added_tokens_decoder': expected an object {id: token}, got " + v.getNodeType());
-        for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : v.properties()) {
             int id;
             try {
                 id = Integer.parseInt(e.getKey());

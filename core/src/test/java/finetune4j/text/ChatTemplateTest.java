@@ -116,15 +116,31 @@ class ChatTemplateTest {
 
     @Test
     void severalTemplatesWithoutDefaultNeedAName() throws Exception {
-        TokenizerConfig c = config("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}, {\"name\": \"rag\", \"template\": \"R\"}]}");
+        TokenizerConfig c = config("{\"chat_template\": [{\"name\": \"chat_a\", \"template\": \"T\"}, {\"name\": \"rag\", \"template\": \"R\"}]}");
         assertThatThrownBy(() -> ChatTemplate.fromConfig(c))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("[tool_use, rag]")
+                .hasMessageContaining("[chat_a, rag]")
                 .hasMessageContaining("hint: pass a named template");
         assertThatThrownBy(() -> ChatTemplate.fromConfig(c, "chat"))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("'chat'").hasMessageContaining("[tool_use, rag]");
+                .hasMessageContaining("'chat'").hasMessageContaining("[chat_a, rag]");
         assertThat(ChatTemplate.fromConfig(c, "rag").render(List.of(), false)).isEqualTo("R");
+    }
+
+    @Test
+    void toolUseTemplateIsChosenWhenToolsArePassed() throws Exception {
+        TokenizerConfig c = config("{\"chat_template\": [{\"name\": \"default\", \"template\": \"D\"},"
+                + " {\"name\": \"tool_use\", \"template\": \"T{{ tools|length }}\"}]}");
+        ChatTemplate t = ChatTemplate.fromConfig(c);
+        assertThat(t.render(List.of(), false)).isEqualTo("D");
+        assertThat(t.render(ChatTemplate.Request.of(List.of(), false).withTools(List.of(Map.of("name", "f")))).text()).isEqualTo("T1");
+        assertThat(ChatTemplate.fromConfig(c, "default").render(ChatTemplate.Request.of(List.of(), false)
+                .withTools(List.of())).text()).as("an explicit name wins").isEqualTo("D");
+
+        TokenizerConfig onlyTools = config("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}]}");
+        ChatTemplate tt = ChatTemplate.fromConfig(onlyTools);
+        assertThat(tt.render(ChatTemplate.Request.of(List.of(), false).withTools(List.of())).text()).isEqualTo("T");
+        assertThatThrownBy(() -> tt.render(List.of(), false)).isInstanceOf(ConfigException.class).hasMessageContaining("pass tools");
     }
 
     @Test

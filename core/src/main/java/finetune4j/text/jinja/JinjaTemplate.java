@@ -124,7 +124,7 @@ public final class JinjaTemplate {
         RenderResult rr;
         state.enter();
         try {
-            rr = engine.jinjava.renderForResult(prepared, vars, engine.config(limits.maxOutputChars()));
+            rr = engine.render(prepared, vars, limits.maxOutputChars());
         } catch (PyErrors.Abort a) {
             throw toException(state.abort() != null ? state.abort() : a);
         } catch (StackOverflowError e) {
@@ -152,6 +152,7 @@ public final class JinjaTemplate {
 
     // ------------------------------------------------------------------ syntax check
 
+    @SuppressWarnings("deprecation")     // push/popCurrent: the closeable replacement adds nothing here
     private void checkSyntax() {
         PyEngine engine = ENGINE.get();
         JinjavaInterpreter interpreter = engine.jinjava.newInterpreter();

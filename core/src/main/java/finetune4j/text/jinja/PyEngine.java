@@ -6,7 +6,10 @@ import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaProcessors;
 import com.hubspot.jinjava.el.TruthyTypeConverter;
 import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.InterpretException;
 import com.hubspot.jinjava.interpret.InterpreterFactory;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.exptest.ExpTest;
 import com.hubspot.jinjava.lib.filter.Filter;
@@ -14,6 +17,8 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.lib.tag.Tag;
 import com.hubspot.jinjava.loader.ResourceLocator;
 import com.hubspot.jinjava.loader.ResourceNotFoundException;
+import com.hubspot.jinjava.tree.Node;
+import com.hubspot.jinjava.tree.TreeParser;
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
 import jinjava.de.odysseus.el.tree.TreeStore;
 import jinjava.de.odysseus.el.tree.impl.Cache;
@@ -23,6 +28,7 @@ import jinjava.javax.el.ExpressionFactory;
 import java.nio.charset.Charset;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.List;
 import java.util.Locale;
@@ -45,7 +51,7 @@ import java.util.Set;
  */
 final class PyEngine {
     private static final Set<String> JINJA2_TAGS = Set.of("if", "elif", "else", "for", "set", "macro", "call", "raw",
-            "autoescape", "break", "continue", "generation", "block", "filter");
+            "autoescape", "break", "continue", "generation", "block", "filter", "with");
 
     final Jinjava jinjava;
     private final Map<Long, JinjavaConfig> configs = new HashMap<>();
@@ -53,6 +59,39 @@ final class PyEngine {
     /** A new engine; Jinjava's global context is not thread-safe, so each thread builds its own. */
     static PyEngine create() {
         return new PyEngine();
+    }
+
+    /** Parsed templates of this thread, by prepared source (Jinjava itself re-parses on every render). */
+    private final Map<String, Node> trees = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Node> eldest) {
+            return size() > 64;
+        }
+    };
+
+    /**
+     * What {@code Jinjava.renderForResult} does, minus re-parsing: a fresh context and interpreter
+     * for each render over a cached parse tree (nodes hold no render state).
+     */
+    @SuppressWarnings("deprecation")     // push/popCurrent: the closeable replacement adds nothing here
+    RenderResult render(String template, Map<String, Object> vars, long maxOutputChars) {
+        JinjavaConfig config = config(maxOutputChars);
+        Context context = new Context(jinjava.getGlobalContextCopy(), vars, config.getDisabled());
+        JinjavaInterpreter interpreter = config.getInterpreterFactory().newInstance(jinjava, context, config);
+        JinjavaInterpreter.pushCurrent(interpreter);
+        try {
+            Node root = trees.get(template);
+            if (root == null) {
+                root = new TreeParser(interpreter, template).buildTree();
+                if (interpreter.getErrorsCopy().isEmpty()) trees.put(template, root);
+            }
+            String out = interpreter.render(root, true);
+            return new RenderResult(out, interpreter.getContext(), interpreter.getErrorsCopy());
+        } catch (InterpretException e) {
+            return new RenderResult(TemplateError.fromSyntaxError(e), interpreter.getContext(), interpreter.getErrorsCopy());
+        } finally {
+            JinjavaInterpreter.popCurrent();
+        }
     }
 
     /** The render config with Jinjava's own output bound set to {@code maxOutputChars}. */
@@ -96,7 +135,6 @@ final class PyEngine {
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(100)
                 .withMaxOutputSize(maxOutputChars)
-                .withIterateOverMapKeys(true)
                 .withElResolver(resolver())
                 .withInterperterFactory(new InterpreterFactory() {
                     @Override
@@ -150,13 +188,13 @@ final class PyEngine {
         }
         for (ELFunctionDefinition f : List.copyOf(global.getAllFunctions())) {
             if (!ours.contains(f.getName())) {
-                global.registerFunction(new ELFunctionDefinition(f.getNamespace(), f.getLocalName(),
-                        PyFunctions.class, "undefinedFunction", Object[].class));
+                global.registerFunction(PyFunctions.undefined(f));
             }
         }
         global.registerTag(new PyTags.If());
         global.registerTag(new PyTags.For());
         global.registerTag(new PyTags.FilterBlock());
+        global.registerTag(new PyTags.With());
         global.registerTag(new PyTags.Generation());
         for (Tag t : List.copyOf(global.getAllTags())) {
             String n = t.getName();

@@ -4,6 +4,7 @@ import com.hubspot.jinjava.el.ext.NamedParameter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.objects.Namespace;
 
+import java.lang.reflect.Method;
 import java.time.LocalDateTime;
 import java.time.format.TextStyle;
 import java.time.temporal.IsoFields;
@@ -18,38 +19,60 @@ import java.util.Map;
  * and transformers' {@code raise_exception(message)} and {@code strftime_now(format)}. Static
  * because Jinjava binds functions as static methods; per-render state comes from {@link RenderState}.
  */
-public final class PyFunctions {
+final class PyFunctions {
     private PyFunctions() {
     }
 
     static List<ELFunctionDefinition> all() {
         return List.of(
-                new ELFunctionDefinition("", "raise_exception", PyFunctions.class, "raiseException", Object.class),
-                new ELFunctionDefinition("", "strftime_now", PyFunctions.class, "strftimeNow", Object.class),
-                new ELFunctionDefinition("", "range", PyFunctions.class, "range", Object[].class),
-                new ELFunctionDefinition("", "dict", PyFunctions.class, "dict", Object[].class),
-                new ELFunctionDefinition("", "namespace", PyFunctions.class, "namespace", Object[].class));
+                function("raise_exception", "raiseException", Object.class),
+                function("strftime_now", "strftimeNow", Object.class),
+                function("range", "range", Object[].class),
+                function("dict", "dict", Object[].class),
+                function("namespace", "namespace", Object[].class));
+    }
+
+    /** A function bound to one of the static methods here (package-private, hence setAccessible). */
+    static ELFunctionDefinition function(String name, String method, Class<?> param) {
+        try {
+            Method m = PyFunctions.class.getDeclaredMethod(method, param);
+            m.setAccessible(true);
+            return new ELFunctionDefinition("", name, m);
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Jinjava's function of the same local name, redirected to {@link #undefinedFunction}. */
+    static ELFunctionDefinition undefined(ELFunctionDefinition original) {
+        try {
+            Method m = PyFunctions.class.getDeclaredMethod("undefinedFunction", Object[].class);
+            m.setAccessible(true);
+            return new ELFunctionDefinition(original.getNamespace(), original.getLocalName(), m);
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** transformers' raise_exception: aborts the render with the template's message. */
-    public static Object raiseException(Object message) {
+    static Object raiseException(Object message) {
         throw PyErrors.raised(PyRepr.str(message));
     }
 
     /** transformers' strftime_now: the current time (the render's clock) formatted like Python's strftime. */
-    public static Object strftimeNow(Object format) {
+    static Object strftimeNow(Object format) {
         RenderState.checkCurrent();
         if (!PyValues.isString(format)) throw PyErrors.typeError("strftime() argument 1 must be str, not " + PyValues.typeName(format));
         return strftime(RenderState.current().now(), PyValues.str(format));
     }
 
     /** Stands in for Jinjava-only functions (today, datetimeformat, type...): Jinja2 has no such global. */
-    public static Object undefinedFunction(Object... args) {
+    static Object undefinedFunction(Object... args) {
         throw PyErrors.undefined("this function is not a Jinja2 global and is not available to chat templates");
     }
 
     /** Jinja2's sandboxed range: at most {@link RenderLimits#maxRange()} items (OverflowError beyond). */
-    public static Object range(Object... args) {
+    static Object range(Object... args) {
         RenderState state = RenderState.current();
         state.check();
         long start = 0, stop, step = 1;
@@ -87,7 +110,7 @@ public final class PyFunctions {
     }
 
     /** Jinja2's dict(**kwargs). */
-    public static Object dict(Object... args) {
+    static Object dict(Object... args) {
         RenderState.checkCurrent();
         Map<String, Object> out = new LinkedHashMap<>();
         for (Object a : args) {
@@ -99,7 +122,7 @@ public final class PyFunctions {
     }
 
     /** Jinja2's namespace(**kwargs): the one mutable object, for {@code {% set ns.x = ... %}}. */
-    public static Object namespace(Object... args) {
+    static Object namespace(Object... args) {
         RenderState.checkCurrent();
         Map<String, Object> init = new LinkedHashMap<>();
         for (Object a : args) {

@@ -61,6 +61,8 @@ final class PyResolver extends ELResolver {
             switch (name) {
                 case "previtem": return l.previtem();
                 case "nextitem": return l.nextitem();
+                case "depth": return 1L;                   // Jinja2: depth grows only in recursive loops
+                case "depth0": return 0L;
                 default: break;
             }
         }

@@ -110,7 +110,8 @@ final class PyTags {
                 else target.add(child);
             }
             StringBuilder out = new StringBuilder();
-            try (JinjavaInterpreter.InterpreterScopeClosable scope = interpreter.enterScope()) {
+            JinjavaInterpreter.InterpreterScopeClosable scope = interpreter.enterScope();
+            try {
                 List<Object> items = all;
                 if (h.condition != null) {
                     items = new ArrayList<>();
@@ -136,6 +137,8 @@ final class PyTags {
                     }
                     state.check();
                 }
+            } finally {
+                scope.close();
             }
             return out.toString();
         }
@@ -235,6 +238,76 @@ final class PyTags {
         }
     }
 
+    /** {@code {% with a = 1, b = x %}...{% endwith %}}: a scope with its own variables. */
+    static final class With implements Tag {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public String getName() {
+            return "with";
+        }
+
+        @Override
+        public String getEndTagName() {
+            return "endwith";
+        }
+
+        @Override
+        public String interpret(TagNode tagNode, JinjavaInterpreter interpreter) {
+            RenderState state = RenderState.current();
+            String h = tagNode.getHelpers().trim();
+            List<String[]> assignments = new ArrayList<>();
+            int from = 0;
+            while (from < h.length()) {
+                int eq = h.indexOf('=', from);
+                if (eq < 0) throw PyErrors.abort(TemplateException.Kind.SYNTAX, "expected 'name = value' in with: '" + h + "'", null);
+                int end = topLevelComma(h, eq + 1);
+                assignments.add(new String[]{h.substring(from, eq).trim(), h.substring(eq + 1, end).trim()});
+                from = end + 1;
+            }
+            List<Object> values = new ArrayList<>();
+            for (String[] a : assignments) {
+                values.add(interpreter.resolveELExpression(a[1], tagNode.getLineNumber(), tagNode.getStartPosition()));
+            }
+            StringBuilder out = new StringBuilder();
+            JinjavaInterpreter.InterpreterScopeClosable scope = interpreter.enterScope();
+            try {
+                for (int i = 0; i < assignments.size(); i++) {
+                    Object v = values.get(i);
+                    interpreter.getContext().put(assignments.get(i)[0], v == null ? PyNone.NONE : v);
+                }
+                for (Node child : tagNode.getChildren()) {
+                    out.append(child.render(interpreter).getValue());
+                    state.checkSize(out.length(), "the output");
+                    if (loopInterrupted(interpreter)) break;
+                }
+            } finally {
+                scope.close();
+            }
+            return out.toString();
+        }
+
+        /** The index of the first comma at bracket depth 0 outside strings at or after from, or s.length(). */
+        private static int topLevelComma(String s, int from) {
+            int depth = 0;
+            for (int i = from; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c == '\'' || c == '"') {
+                    int j = i + 1;
+                    while (j < s.length() && s.charAt(j) != c) j += s.charAt(j) == '\\' ? 2 : 1;
+                    i = j;
+                } else if (c == '(' || c == '[' || c == '{') {
+                    depth++;
+                } else if (c == ')' || c == ']' || c == '}') {
+                    depth--;
+                } else if (c == ',' && depth == 0) {
+                    return i;
+                }
+            }
+            return s.length();
+        }
+    }
+
     /** {@code {% filter upper %}...{% endfilter %}}: the rendered body passed through a filter chain. */
     static final class FilterBlock implements Tag {
         private static final long serialVersionUID = 1L;
@@ -258,11 +331,14 @@ final class PyTags {
                 body.append(child.render(interpreter).getValue());
                 state.checkSize(body.length(), "the output");
             }
-            try (JinjavaInterpreter.InterpreterScopeClosable scope = interpreter.enterScope()) {
+            JinjavaInterpreter.InterpreterScopeClosable scope = interpreter.enterScope();
+            try {
                 interpreter.getContext().put(BODY, body.toString());
                 Object v = interpreter.resolveELExpression(BODY + "|" + tagNode.getHelpers().trim(),
                         tagNode.getLineNumber(), tagNode.getStartPosition());
                 return PyRepr.str(v);
+            } finally {
+                scope.close();
             }
         }
     }
