@@ -158,6 +158,14 @@ final class HfTokenizer implements Tokenizer {
         return specialIds;
     }
 
+    /** Contents of all added tokens, special or not. */
+    List<String> addedContents() {
+        List<String> out = new ArrayList<>();
+        for (AddedVocabulary.AddedToken t : added.tokens().values()) out.add(t.content());
+        out.sort(null);
+        return out;
+    }
+
     Truncation truncation() {
         return truncation;
     }
