@@ -211,7 +211,6 @@ final class HfTokenizer implements Tokenizer {
 
     @Override
     public String toString() {
-        return "Tokenizer[" + file + ", vocab " + vocabSize + ", normalizer " + normalizer + ", pre_tokenizer " + preTokenizer
-                + ", decoder " + decoder + "]";
+        return "Tokenizer[" + file + ", vocab " + vocabSize + "]";
     }
 }
