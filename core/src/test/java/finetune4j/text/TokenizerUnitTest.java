@@ -100,6 +100,10 @@ class TokenizerUnitTest {
         assertThat(dec.push(3 + 0x9F)).isEmpty();
         assertThat(dec.flush()).isEqualTo("\uFFFD\uFFFD");
         assertThat(t.decode(new int[]{1, 266, 3 + 0xF0, 3 + 0x9F}, false)).isEqualTo("<s> hi\uFFFD\uFFFD");
+        // flush ended that sequence: the next one starts fresh (its leading space is stripped again)
+        assertThat(dec.push(266)).isEqualTo("hi");
+        assertThat(dec.push(271)).isEqualTo(" hello");
+        assertThat(dec.flush()).isEmpty();
     }
 
     @Test
