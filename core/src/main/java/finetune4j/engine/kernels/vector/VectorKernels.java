@@ -1,88 +1,171 @@
 package finetune4j.engine.kernels.vector;
 
+import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
-import finetune4j.engine.kernels.ScalarKernels;
 import finetune4j.engine.tensor.Weight;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Java Vector API kernels, the default fast path. Operations not yet vectorised fall back to the
- * scalar reference.
+ * The Java Vector API kernels, the default fast path. Each method has the contract and the
+ * reference definition of {@link finetune4j.engine.kernels.ScalarKernels}; this class only
+ * changes how it is computed: SIMD over the contiguous dimension, the products through the
+ * packed GEMM ({@link Gemm}) or, for a few rows, the streaming GEMV ({@link Gemv}), and large
+ * calls split over {@link KernelThreads}.
+ *
+ * <p>Stateless apart from per-thread scratch buffers: one instance may be shared by all callers.
  */
 public final class VectorKernels implements Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private final ScalarKernels ref = new ScalarKernels();
+    private static final int L = S.length();
+    /** Elementwise work below this many elements stays on the calling thread. */
+    private static final int PARALLEL_MIN_ELEMENTS = 1 << 16;
 
     @Override
     public String name() {
         return "vector";
     }
 
+    /** The SIMD width in bits (for logs and benchmarks), e.g. 512 with AVX-512. */
+    public static int vectorBits() {
+        return S.vectorBitSize();
+    }
+
     @Override
     public void linear(float[] out, int outOff, float[] x, int xOff, Weight w, int m, boolean accumulate) {
-        float[] wa = w.heapArray();
-        if (wa == null) {
-            ref.linear(out, outOff, x, xOff, w, m, accumulate);
-            return;
-        }
         int n = w.rows(), k = w.cols();
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) {
-                float d = dot(x, xOff + i * k, wa, j * k, k);
-                int o = outOff + i * n + j;
-                out[o] = accumulate ? out[o] + d : d;
+        Checks.matrix("x", x, xOff, m, k, k);
+        Checks.matrix("out", out, outOff, m, n, n);
+        if (m <= Gemv.MAX_M) {
+            Gemv.linear(out, outOff, x, xOff, w, m, accumulate);
+        } else {
+            Gemm.multiply(new Gemm.MatrixA(x, xOff, k, false), new Gemm.WeightB(w), m, n, k,
+                    accumulate ? 1f : 0f, out, outOff, n);
+        }
+    }
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                     float beta, float[] c, int cOff, int ldc) {
+        if (transA) Checks.matrix("a", a, aOff, k, m, lda);
+        else Checks.matrix("a", a, aOff, m, k, lda);
+        if (transB) Checks.matrix("b", b, bOff, n, k, ldb);
+        else Checks.matrix("b", b, bOff, k, n, ldb);
+        Checks.matrix("c", c, cOff, m, n, ldc);
+        Gemm.multiply(new Gemm.MatrixA(a, aOff, lda, transA, alpha), new Gemm.ArrayB(b, bOff, ldb, transB),
+                m, n, k, beta, c, cOff, ldc);
+    }
+
+    @Override
+    public void rmsnorm(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
+                        float[] weight, int m, int c, float eps) {
+        rows(m, c, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int xo = xOff + r * c, oo = outOff + r * c;
+                float s = (float) (1.0 / Math.sqrt((double) Vec.sumSquares(x, xo, c) / c + eps));
+                if (rstd != null) rstd[rstdOff + r] = s;
+                int i = 0;
+                for (int upper = S.loopBound(c); i < upper; i += L) {
+                    FloatVector.fromArray(S, x, xo + i).mul(s).mul(FloatVector.fromArray(S, weight, i))
+                            .intoArray(out, oo + i);
+                }
+                if (i < c) {
+                    VectorMask<Float> mask = S.indexInRange(i, c);
+                    FloatVector.fromArray(S, x, xo + i, mask).mul(s).mul(FloatVector.fromArray(S, weight, i, mask))
+                            .intoArray(out, oo + i, mask);
+                }
             }
-        }
-    }
-
-    static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        int i = 0, upper = S.loopBound(n);
-        FloatVector acc = FloatVector.zero(S);
-        for (; i < upper; i += S.length()) {
-            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
-        }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
-        return sum;
+        });
     }
 
     @Override
-    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
-                     float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
-        ref.gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
-    }
-
-    @Override
-    public void rmsnorm(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff, float[] weight,
-                        int m, int c, float eps) {
-        ref.rmsnorm(out, outOff, rstd, rstdOff, x, xOff, weight, m, c, eps);
-    }
-
-    @Override
-    public void rope(float[] x, int xOff, int m, int heads, int headDim, int[] pos, int posOff, float[] cos, float[] sin) {
-        ref.rope(x, xOff, m, heads, headDim, pos, posOff, cos, sin);
+    public void rope(float[] x, int xOff, int m, int heads, int headDim, int[] pos, int posOff,
+                     float[] cos, float[] sin) {
+        int half = headDim / 2;
+        rows(m, heads * headDim, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int t = pos[posOff + r] * half;
+                for (int h = 0; h < heads; h++) {
+                    int base = xOff + (r * heads + h) * headDim;
+                    for (int i = 0; i < half; i += L) {
+                        VectorMask<Float> mask = S.indexInRange(i, half);
+                        FloatVector co = FloatVector.fromArray(S, cos, t + i, mask);
+                        FloatVector si = FloatVector.fromArray(S, sin, t + i, mask);
+                        FloatVector x0 = FloatVector.fromArray(S, x, base + i, mask);
+                        FloatVector x1 = FloatVector.fromArray(S, x, base + half + i, mask);
+                        x0.mul(co).sub(x1.mul(si)).intoArray(x, base + i, mask);
+                        x1.mul(co).add(x0.mul(si)).intoArray(x, base + half + i, mask);
+                    }
+                }
+            }
+        });
     }
 
     @Override
     public void siluMul(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
-        ref.siluMul(out, outOff, gate, gateOff, up, upOff, n);
+        elements(n, (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector g = FloatVector.fromArray(S, gate, gateOff + i, m);
+                FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
+                g.div(sig).mul(FloatVector.fromArray(S, up, upOff + i, m)).intoArray(out, outOff + i, m);
+            }
+        });
     }
 
     @Override
     public void add(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
-        ref.add(out, outOff, a, aOff, b, bOff, n);
+        elements(n, (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector.fromArray(S, a, aOff + i, m).add(FloatVector.fromArray(S, b, bOff + i, m))
+                        .intoArray(out, outOff + i, m);
+            }
+        });
     }
 
     @Override
-    public void attention(float[] out, int outOff, float[] att, int attOff, float[] q, int qOff, float[] k, int kOff,
-                          float[] v, int vOff, int tq, int tk, int past, int heads, int kvHeads, int headDim) {
-        ref.attention(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim);
+    public void attention(float[] out, int outOff, float[] att, int attOff,
+                          float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                          int tq, int tk, int past, int heads, int kvHeads, int headDim) {
+        Checks.attention(tq, tk, past, heads, kvHeads, headDim);
+        Attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim);
     }
 
     @Override
     public void softmax(float[] x, int off, int n) {
-        ref.softmax(x, off, n);
+        Vec.softmax(x, off, n);
+    }
+
+    /** A range [from, to) of rows or elements. */
+    @FunctionalInterface
+    private interface Range {
+        void run(int from, int to);
+    }
+
+    /** Runs {@code task} over rows [0, m) of width c, split across threads when large. */
+    private static void rows(int m, int c, Range task) {
+        long work = (long) m * c;
+        int chunks = work < PARALLEL_MIN_ELEMENTS ? 1 : Math.min(m, 4 * KernelThreads.parallelism());
+        if (chunks <= 1) {
+            task.run(0, m);
+            return;
+        }
+        int per = (m + chunks - 1) / chunks;
+        KernelThreads.run((m + per - 1) / per, ch -> task.run(ch * per, Math.min(m, ch * per + per)));
+    }
+
+    /** Runs {@code task} over elements [0, n), in chunks that are multiples of the vector length. */
+    private static void elements(int n, Range task) {
+        if (n < PARALLEL_MIN_ELEMENTS) {
+            task.run(0, n);
+            return;
+        }
+        int chunks = 4 * KernelThreads.parallelism();
+        int per = ((n + chunks - 1) / chunks + L - 1) / L * L;
+        KernelThreads.run((n + per - 1) / per, ch -> task.run(ch * per, Math.min(n, ch * per + per)));
     }
 }

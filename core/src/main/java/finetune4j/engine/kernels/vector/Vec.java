@@ -1,0 +1,94 @@
+package finetune4j.engine.kernels.vector;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector primitives over one row of a float array, shared by the kernels: dot product, sum of
+ * squares, {@code y += a·x}, softmax. Every loop is head/body/tail: full vectors, then one masked
+ * vector for the rest (AVX-512 masks make that as cheap as a full vector).
+ */
+final class Vec {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+
+    private Vec() {
+    }
+
+    /** {@code Σ a[ao+i]·b[bo+i]} for i &lt; n, FP32 with four partial sums. */
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (int upper = n - 4 * L; i <= upper; i += 4 * L) {
+            s0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), s0);
+            s1 = FloatVector.fromArray(S, a, ao + i + L).fma(FloatVector.fromArray(S, b, bo + i + L), s1);
+            s2 = FloatVector.fromArray(S, a, ao + i + 2 * L).fma(FloatVector.fromArray(S, b, bo + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(S, a, ao + i + 3 * L).fma(FloatVector.fromArray(S, b, bo + i + 3 * L), s3);
+        }
+        for (int upper = S.loopBound(n); i < upper; i += L) {
+            s0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), s0);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            s1 = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), s1);
+        }
+        return s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@code Σ x[xo+i]²} for i &lt; n. */
+    static float sumSquares(float[] x, int xo, int n) {
+        return dot(x, xo, x, xo, n);
+    }
+
+    /** {@code y[yo+i] += a·x[xo+i]} for i &lt; n. */
+    static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector va = FloatVector.broadcast(S, a);
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += L) {
+            FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector.fromArray(S, x, xo + i, m).fma(va, FloatVector.fromArray(S, y, yo + i, m)).intoArray(y, yo + i, m);
+        }
+    }
+
+    /** In-place softmax of {@code x[off .. off+n)}: subtract the max, exponentiate, normalise. */
+    static void softmax(float[] x, int off, int n) {
+        if (n <= 0) return;
+        int upper = S.loopBound(n);
+        VectorMask<Float> tail = S.indexInRange(upper, n);
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < upper; i += L) vmax = vmax.max(FloatVector.fromArray(S, x, off + i));
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        if (upper < n) max = Math.max(max, FloatVector.fromArray(S, x, off + upper, tail).reduceLanes(VectorOperators.MAX, tail));
+
+        FloatVector vm = FloatVector.broadcast(S, max), vsum = FloatVector.zero(S);
+        for (int i = 0; i < upper; i += L) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        if (upper < n) {
+            FloatVector e = FloatVector.fromArray(S, x, off + upper, tail).sub(vm).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + upper, tail);
+            sum += e.reduceLanes(VectorOperators.ADD, tail);
+        }
+        scale(x, off, n, 1f / sum);
+    }
+
+    /** {@code x[off+i] *= s} for i &lt; n. */
+    static void scale(float[] x, int off, int n, float s) {
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += L) {
+            FloatVector.fromArray(S, x, off + i).mul(s).intoArray(x, off + i);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector.fromArray(S, x, off + i, m).mul(s).intoArray(x, off + i, m);
+        }
+    }
+}
