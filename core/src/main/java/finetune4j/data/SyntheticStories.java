@@ -85,6 +85,33 @@ public final class SyntheticStories {
         return new Story(String.join(" ", s), new Facts(name, friend, object, color, place, animal, food, feeling));
     }
 
+    /** A question about a story and its one-word answer. */
+    public record Question(String story, String question, String answer) {
+    }
+
+    /**
+     * A question about {@code s} whose answer is a fact the story states: the colour of the object,
+     * the place, the friend, the animal or the feeling at the end (chosen at random).
+     */
+    public Question question(Story s) {
+        Facts f = s.facts();
+        return switch (rng.nextInt(5)) {
+            case 0 -> new Question(s.text(), "What color was " + f.name() + "'s " + f.object() + "?", f.color());
+            case 1 -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
+            case 2 -> new Question(s.text(), "Who went with " + f.name() + "?", f.friend());
+            case 3 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
+            default -> new Question(s.text(), "How did " + f.name() + " feel at the end of the day?", f.feeling());
+        };
+    }
+
+    /** {@code n} stories, each with one question (the demo's instruction task). */
+    public static java.util.List<Question> questions(long seed, int n) {
+        SyntheticStories g = new SyntheticStories(seed);
+        java.util.List<Question> out = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(g.question(g.next()));
+        return out;
+    }
+
     /** A corpus of {@code n} stories separated by blank lines. */
     public static String corpus(long seed, int n) {
         SyntheticStories g = new SyntheticStories(seed);

@@ -67,13 +67,13 @@ final class Vec {
 
         FloatVector vm = FloatVector.broadcast(S, max), vsum = FloatVector.zero(S);
         for (int i = 0; i < upper; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e = Exp.exp(FloatVector.fromArray(S, x, off + i).sub(vm));
             e.intoArray(x, off + i);
             vsum = vsum.add(e);
         }
         float sum = vsum.reduceLanes(VectorOperators.ADD);
         if (upper < n) {
-            FloatVector e = FloatVector.fromArray(S, x, off + upper, tail).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e = Exp.exp(FloatVector.fromArray(S, x, off + upper, tail).sub(vm));
             e.intoArray(x, off + upper, tail);
             sum += e.reduceLanes(VectorOperators.ADD, tail);
         }

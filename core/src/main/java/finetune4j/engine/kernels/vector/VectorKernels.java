@@ -110,7 +110,7 @@ public final class VectorKernels implements Kernels {
             for (int i = i0; i < i1; i += L) {
                 VectorMask<Float> m = S.indexInRange(i, i1);
                 FloatVector g = FloatVector.fromArray(S, gate, gateOff + i, m);
-                FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
+                FloatVector sig = Exp.exp(g.neg()).add(1f);
                 g.div(sig).mul(FloatVector.fromArray(S, up, upOff + i, m)).intoArray(out, outOff + i, m);
             }
         });
