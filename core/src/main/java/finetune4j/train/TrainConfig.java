@@ -62,6 +62,13 @@ public record TrainConfig(long steps, double epochs, int batchSize, int gradAccu
         return warmup >= 1 || warmup == 0 ? (long) warmup : (long) Math.ceil(warmup * total);
     }
 
+    /** This config with {@code addsParameters} set (false for full fine-tuning of base weights). */
+    public TrainConfig withAddsParameters(boolean v) {
+        return new TrainConfig(steps, epochs, batchSize, gradAccum, maxSeqLen, lr, optimizer, beta1, beta2, eps, momentum,
+                weightDecay, schedule, warmup, gradClip, gradientCheckpointing, seed, shuffle, output, saveEvery, evalEvery,
+                keepCheckpoints, v);
+    }
+
     /** A fresh optimizer of the configured kind. */
     public Optimizer newOptimizer() {
         WeightDecay wd = weightDecay == 0 ? WeightDecay.NONE : WeightDecay.hf(weightDecay);
