@@ -24,7 +24,7 @@ dora: use_dora, regex target ".*\\.(q_proj|v_proj|o_proj|down_proj)", r=4, alpha
                         mean CE over non-ignored shifted labels)
   V.layer.{x,g,y,dx}    one lora.Linear (model.layers.0.self_attn.q_proj) alone: y = layer(x),
   V.layer.grad.<key>    L = sum(y * g), gradients of x and of the layer's A, B (and m)
-  V.drop.{x,g,y,dx}     the same layer in training mode with lora_dropout p = 0.25 whose mask is
+  V.drop.{x,g,y,dx,keep} the same layer in training mode with lora_dropout p = 0.25 whose mask is
   V.drop.grad.<key>     finetune4j's counter-based mask (re-implemented below, seed/key in the
                         manifest), so dropout semantics (LoRA branch; DoRA's base term on the
                         dropped-out x) are checked against PEFT's own code

@@ -34,6 +34,11 @@ import java.util.Locale;
  * <p>Parameter names are the PEFT adapter-file keys without the {@code base_model.model.} prefix
  * ({@link LoraWeights}). Training mode and the dropout counter are set here
  * ({@link #setTraining}, {@link #setDropoutKey}); inference is the default.
+ *
+ * <p>Loading a saved adapter: attach with the spec its config describes, then copy each file
+ * tensor {@code base_model.model.<name>} into the {@link NamedParam} of the same {@code name}
+ * (shapes are fixed by the spec, so a file of another rank or base model shows up as a shape or
+ * key mismatch). DoRA's magnitude is overwritten by the file's, as PEFT's loading does.
  */
 public final class LoraAdapter {
     private final LlamaModel model;

@@ -36,8 +36,9 @@ import java.util.List;
  * Without dropout the DoRA term {@code (w(f−1) ⊙ dy)·W} is folded into one base backward call on
  * {@code dy ⊙ (1 + Σ w(f−1))}.
  *
- * <p>Saved state and threads: in training mode each branch keeps {@code u (M, R)} (and DoRA's
- * {@code v (M, N)} and norm) from the latest forward call for {@link #backward}; this is the
+ * <p>Saved state and threads: in training mode each branch keeps {@code u = xd·Aᵀ} (stored
+ * transposed, {@code (R, M)}, so that every rank-sized product has a wide GEMM output), DoRA's
+ * {@code v (M, N)} and its norm from the latest forward call for {@link #backward}; this is the
  * single-threaded trainer's mode. In inference mode nothing is saved: temporaries come from a
  * per-thread scratch, so several threads may run forward passes at once. Buffers grow to the
  * largest call and are then reused (no allocation per call).
@@ -207,10 +208,12 @@ public final class LoraLinear implements LinearSlot {
                 Dropout.apply(xd, 0, x, xOff, m, k, b.dropoutBase(), w.dropout());
             }
             if (!b.training) b.savedRows = -1;
-            float[] u = b.training ? b.saveU(m) : (sc.u = grow(sc.u, m * r));   // (M, R) = xd·Aᵀ
-            kernels.gemm(false, true, m, r, k, 1f, xd, xdOff, k, w.aData(), 0, k, 0f, u, 0, r);
+            // uᵀ (R, M) = A·xdᵀ: u = xd·Aᵀ kept transposed so every product below has a wide output
+            // (the GEMM vectorises along its N; an N of R = 8 would waste most lanes)
+            float[] ut = b.training ? b.saveU(m) : (sc.u = grow(sc.u, m * r));
+            kernels.gemm(false, true, r, m, k, 1f, w.aData(), 0, k, xd, xdOff, k, 0f, ut, 0, m);
             if (!w.isDora()) {                                                  // y += w·s·u·Bᵀ
-                kernels.gemm(false, true, m, n, r, b.weight * s, u, 0, r, w.bData(), 0, r, 1f, out, outOff, n);
+                kernels.gemm(true, true, m, n, r, b.weight * s, ut, 0, m, w.bData(), 0, r, 1f, out, outOff, n);
                 continue;
             }
             float[] norm = b.norm(sc);                                          // (N) ‖W + s·B·A‖, detached
@@ -221,7 +224,7 @@ public final class LoraLinear implements LinearSlot {
             }
             float[] v = b.training ? b.saveV(m) : (sc.v = grow(sc.v, mn));     // (M, N) W·xd + s·u·Bᵀ
             System.arraycopy(wx, 0, v, 0, mn);
-            kernels.gemm(false, true, m, n, r, s, u, 0, r, w.bData(), 0, r, 1f, v, 0, n);
+            kernels.gemm(true, true, m, n, r, s, ut, 0, m, w.bData(), 0, r, 1f, v, 0, n);
             float[] mag = w.magnitude().data();
             float[] f = sc.f = grow(sc.f, n);
             for (int j = 0; j < n; j++) f[j] = mag[j] / norm[j];
@@ -304,14 +307,25 @@ public final class LoraLinear implements LinearSlot {
                 gOff = 0;
                 alpha = s;
             }
-            float[] du = sc.du = grow(sc.du, m * r);                            // (M, R)
-            // dB (N, R) += alpha·gᵀ·u;  du (M, R) = alpha·g·B;  dA (R, K) += duᵀ·xd
-            kernels.gemm(true, false, n, r, m, alpha, g, gOff, n, b.u, 0, r, 1f, w.b().grad(), 0, r);
-            kernels.gemm(false, false, m, r, n, alpha, g, gOff, n, w.bData(), 0, r, 0f, du, 0, r);
-            kernels.gemm(true, false, r, k, m, 1f, du, 0, r, xd, xdOff, k, 1f, w.a().grad(), 0, k);
+            // everything rank-sized is kept transposed (R rows) so each product has a wide output:
+            // dBᵀ (R, N) = alpha·uᵀ·g, added into dB (N, R);  duᵀ (R, M) = alpha·Bᵀ·gᵀ;
+            // dA (R, K) += duᵀ·xd;  dx (M, K) += (duᵀ)ᵀ·A
+            float[] dbt = sc.dbt = grow(sc.dbt, r * n);
+            kernels.gemm(false, false, r, n, m, alpha, b.u, 0, m, g, gOff, n, 0f, dbt, 0, n);
+            float[] dB = w.b().grad(), bData = w.bData();
+            float[] bt = sc.bt = grow(sc.bt, r * n);                            // Bᵀ (R, N)
+            for (int j = 0; j < n; j++) {
+                for (int p = 0; p < r; p++) {
+                    dB[j * r + p] += dbt[p * n + j];
+                    bt[p * n + j] = bData[j * r + p];
+                }
+            }
+            float[] dut = sc.du = grow(sc.du, r * m);                           // duᵀ (R, M)
+            kernels.gemm(false, true, r, m, n, alpha, bt, 0, n, g, gOff, n, 0f, dut, 0, m);
+            kernels.gemm(false, false, r, k, m, 1f, dut, 0, m, xd, xdOff, k, 1f, w.a().grad(), 0, k);
             if (dx == null) continue;
             if (!b.dropping()) {                                                // dx += du·A
-                kernels.gemm(false, false, m, k, r, 1f, du, 0, r, w.aData(), 0, k, 1f, dx, dxOff, k);
+                kernels.gemm(true, false, m, k, r, 1f, dut, 0, m, w.aData(), 0, k, 1f, dx, dxOff, k);
                 continue;
             }
             float[] dxd = sc.dxd = grow(sc.dxd, m * k);                         // (M, K) d/d(xd)
@@ -321,9 +335,9 @@ public final class LoraLinear implements LinearSlot {
                     for (int j = 0; j < n; j++) h[i * n + j] = b.weight * (f[j] - 1f) * dy[dyOff + i * n + j];
                 }
                 base.backward(dxd, 0, false, h, 0, xd, xdOff, m);
-                kernels.gemm(false, false, m, k, r, 1f, du, 0, r, w.aData(), 0, k, 1f, dxd, 0, k);
+                kernels.gemm(true, false, m, k, r, 1f, dut, 0, m, w.aData(), 0, k, 1f, dxd, 0, k);
             } else {
-                kernels.gemm(false, false, m, k, r, 1f, du, 0, r, w.aData(), 0, k, 0f, dxd, 0, k);
+                kernels.gemm(true, false, m, k, r, 1f, dut, 0, m, w.aData(), 0, k, 0f, dxd, 0, k);
             }
             Dropout.apply(dxd, 0, dxd, 0, m, k, b.dropoutBase(), w.dropout());  // ⊙ mask/(1−p)
             kernels.add(dx, dxOff, dx, dxOff, dxd, 0, m * k);
@@ -343,14 +357,16 @@ public final class LoraLinear implements LinearSlot {
         float[] xd;       // (M, K) dropout(x)
         float[] wx0;      // (M, N) base(x) − bias
         float[] wx;       // (M, N) W·dropout(x)
-        float[] u;        // (M, R) inference-mode x·Aᵀ
+        float[] u;        // (R, M) inference-mode (x·Aᵀ)ᵀ
         float[] v;        // (M, N) inference-mode DoRA W·xd + s·u·Bᵀ
         float[] f;        // (N) m / norm
         float[] colScale; // (N)
         float[] dyEff;    // (M, N)
         float[] g;        // (M, N)
         float[] h;        // (M, N)
-        float[] du;       // (M, R)
+        float[] du;       // (R, M) duᵀ
+        float[] dbt;      // (R, N) dBᵀ of one call
+        float[] bt;       // (R, N) Bᵀ
         float[] dxd;      // (M, K)
         double[] acc;     // (N)
         float[] normTmp;  // (NORM_BLOCK, K)
@@ -366,7 +382,7 @@ public final class LoraLinear implements LinearSlot {
         private final long moduleHash; // fnv1a64(module), keys the dropout mask
         volatile boolean training;
         volatile long dropoutKey;
-        float[] u;             // (M, R) saved x·Aᵀ (training)
+        float[] u;             // (R, M) saved (xd·Aᵀ)ᵀ (training), transposed for wide GEMM outputs
         float[] v;             // (M, N) saved DoRA W·xd + s·u·Bᵀ (training)
         int savedRows = -1;
         final float[] norm;    // (N) DoRA ‖W + s·B·A‖ for the current A, B

@@ -81,9 +81,4 @@ final class LoraGolden {
         if (t == null) throw new IllegalStateException("no golden tensor " + name);
         return t.clone();
     }
-
-    static boolean has(String name) {
-        tensor("lora.logits");
-        return tensors.containsKey(name);
-    }
 }
