@@ -77,7 +77,7 @@ public final class SafetensorsWriter {
     }
 
     /** Tensor bytes, produced in chunks at write time. */
-    sealed interface Source permits RawBytes, ConvertedFloats {
+    sealed interface Source permits RawBytes, ConvertedFloats, GeneratedFloats {
         long byteSize();
 
         /** Copies bytes {@code [off, off + len)} of the little-endian tensor into {@code dst} at 0. */
@@ -105,6 +105,35 @@ public final class SafetensorsWriter {
             int es = dtype.bits() / 8;
             long first = off / es, n = len / es;       // chunks are element-aligned
             for (long i = 0; i < n; i++) dtype.setFloat(dst, i, values[(int) (first + i)]);
+        }
+    }
+
+    /**
+     * Produces tensor elements on demand, for tensors too large to hold (a random-initialised 7B
+     * model): {@code fill(first, out, n)} writes elements {@code [first, first + n)} into
+     * {@code out[0 .. n)}. Called with increasing {@code first}; results must not depend on how the
+     * range is cut into calls.
+     */
+    @FunctionalInterface
+    public interface FloatFill {
+        void fill(long first, float[] out, int n);
+    }
+
+    /** Elements produced by a {@link FloatFill} while writing, converted to F32/BF16/F16. */
+    record GeneratedFloats(long numel, DType dtype, FloatFill fill, float[] scratch) implements Source {
+        public long byteSize() {
+            return numel * (dtype.bits() / 8);
+        }
+
+        public void copy(long off, MemorySegment dst, long len) {
+            int es = dtype.bits() / 8;
+            long first = off / es, n = len / es;
+            for (long done = 0; done < n; ) {
+                int chunk = (int) Math.min(scratch.length, n - done);
+                fill.fill(first + done, scratch, chunk);
+                for (int i = 0; i < chunk; i++) dtype.setFloat(dst, done + i, scratch[i]);
+                done += chunk;
+            }
         }
     }
 
@@ -161,6 +190,18 @@ public final class SafetensorsWriter {
                     + need / (dtype.bits() / 8) + " elements, got " + values.length);
         }
         entries.add(new Entry(name, dtype, shape.clone(), new ConvertedFloats(values, dtype)));
+        return this;
+    }
+
+    /**
+     * Adds a tensor whose FP32 elements {@code fill} produces at write time, stored as {@code dtype}
+     * (F32, BF16 or F16): nothing of it is held in memory.
+     */
+    public SafetensorsWriter add(String name, DType dtype, long[] shape, FloatFill fill) {
+        if (!dtype.isComputeFloat()) throw new IllegalArgumentException(name + ": cannot convert floats to " + dtype);
+        long need = checkNew(name, dtype, shape);
+        entries.add(new Entry(name, dtype, shape.clone(),
+                new GeneratedFloats(need / (dtype.bits() / 8), dtype, fill, new float[1 << 16])));
         return this;
     }
 

@@ -1,0 +1,125 @@
+package finetune4j.data;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import finetune4j.InvalidDataException;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Reads dataset records from JSON Lines ({@code .jsonl}), a JSON array ({@code .json}), or either
+ * gzip-compressed ({@code .gz}), streaming: one record at a time, each with its 1-based line number,
+ * so files larger than memory work and every error names {@code path:line}.
+ *
+ * <p>Blank lines of a JSONL file are skipped (they are not records); anything else that is not a
+ * JSON object is an error.
+ */
+public final class DatasetReader {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    /** One record: the JSON object and where it came from. */
+    public record RawRecord(String path, long line, JsonNode json) {
+        /** {@code path:line}. */
+        public String source() {
+            return path + ":" + line;
+        }
+    }
+
+    private DatasetReader() {
+    }
+
+    /** Calls {@code sink} for every record of {@code file}, in file order. */
+    public static void forEach(Path file, Consumer<RawRecord> sink) {
+        String p = file.toString();
+        if (!Files.isRegularFile(file)) {
+            throw new InvalidDataException(p, 0, null, "no such file (hint: --data takes a .jsonl, .json or .gz file)");
+        }
+        String name = file.getFileName().toString();
+        boolean gz = name.endsWith(".gz");
+        String base = gz ? name.substring(0, name.length() - 3) : name;
+        try (InputStream raw = Files.newInputStream(file);
+             InputStream in = gz ? new GZIPInputStream(raw, 1 << 16) : raw;
+             Reader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
+            if (base.endsWith(".json") && !startsWithBrace(file, gz)) readArray(p, r, sink);
+            else readLines(p, (BufferedReader) r, sink);
+        } catch (IOException e) {
+            throw new InvalidDataException(p, 0, null, "cannot read: " + e.getMessage());
+        }
+    }
+
+    /** All records of {@code file} in a list (for small files and tests). */
+    public static List<RawRecord> readAll(Path file) {
+        List<RawRecord> out = new ArrayList<>();
+        forEach(file, out::add);
+        return out;
+    }
+
+    private static boolean startsWithBrace(Path file, boolean gz) throws IOException {
+        try (InputStream raw = Files.newInputStream(file); InputStream in = gz ? new GZIPInputStream(raw) : raw) {
+            int c;
+            do {
+                c = in.read();
+            } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB || c == 0xBF);
+            return c == '{';               // a .json file holding JSON Lines
+        }
+    }
+
+    private static void readLines(String path, BufferedReader r, Consumer<RawRecord> sink) throws IOException {
+        String line;
+        long n = 0;
+        while ((line = r.readLine()) != null) {
+            n++;
+            if (n == 1 && !line.isEmpty() && line.charAt(0) == '\uFEFF') line = line.substring(1);
+            if (line.isBlank()) continue;
+            JsonNode node;
+            try {
+                node = MAPPER.readTree(line);
+            } catch (JsonProcessingException e) {
+                throw new InvalidDataException(path, n, null, "invalid JSON: " + e.getOriginalMessage()
+                        + " (hint: a JSONL file holds one JSON object per line)");
+            }
+            if (node == null || !node.isObject()) {
+                throw new InvalidDataException(path, n, null, "expected a JSON object, got "
+                        + (node == null ? "nothing" : node.getNodeType().toString().toLowerCase()));
+            }
+            sink.accept(new RawRecord(path, n, node));
+        }
+    }
+
+    private static void readArray(String path, Reader r, Consumer<RawRecord> sink) throws IOException {
+        JsonFactory f = MAPPER.getFactory();
+        try (JsonParser p = f.createParser(r)) {
+            JsonToken t = p.nextToken();
+            if (t != JsonToken.START_ARRAY) {
+                throw new InvalidDataException(path, p.currentLocation().getLineNr(), null,
+                        "expected a JSON array of records (or JSON Lines), got " + t);
+            }
+            while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                long line = p.currentLocation().getLineNr();
+                if (t != JsonToken.START_OBJECT) {
+                    throw new InvalidDataException(path, line, null, "expected a JSON object in the array, got " + t);
+                }
+                JsonNode node = MAPPER.readTree(p);
+                sink.accept(new RawRecord(path, line, node));
+            }
+        } catch (JsonProcessingException e) {
+            long line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
+            throw new InvalidDataException(path, line, null, "invalid JSON: " + e.getOriginalMessage());
+        }
+    }
+}
