@@ -32,6 +32,12 @@ dora: use_dora, regex target ".*\\.(q_proj|v_proj|o_proj|down_proj)", r=4, alpha
 (e.g. model.layers.0.self_attn.q_proj.lora_A.weight, ...q_proj.lora_magnitude_vector).
 The manifest also records PEFT's get_nb_trainable_parameters() for each variant and for r=8 on
 q_proj,v_proj of tiny-models/llama-gqa-f32.
+
+Adapter directories PEFT itself saved (core/src/test/resources/finetune4j/peft/<name>, written by
+another script for the file-format tests; read here, not modified): each is loaded with
+PeftModel.from_pretrained on finetune4j/peft/tiny-llama and run on a fixed sequence:
+  peftdir.<name>.logits  (T, V) logits of the adapted model for manifest["peftdir_ids"]
+  peftdir.base.logits    the same for the base model
 """
 import json
 import os
@@ -41,7 +47,7 @@ import peft
 import safetensors.torch
 import torch
 import transformers
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraLayer
 from peft.utils import get_peft_model_state_dict
 from transformers import LlamaForCausalLM
@@ -211,6 +217,24 @@ def main():
                         LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
     t, a = pm.get_nb_trainable_parameters()
     manifest["count_gqa_r8_qv"] = {"trainable_params": t, "all_params": a}
+
+    # adapter directories PEFT saved, loaded back with PeftModel.from_pretrained
+    pdir = os.path.join(RES, "finetune4j", "peft")
+    pids = torch.tensor([[1, 7, 3, 12, 30, 5, 9, 2, 17, 4]])
+    manifest["peftdir_ids"] = pids[0].tolist()
+    base = LlamaForCausalLM.from_pretrained(os.path.join(pdir, "tiny-llama"), dtype=torch.float32)
+    V = base.config.vocab_size
+    with torch.no_grad():
+        tensors["peftdir.base.logits"] = base(input_ids=pids).logits[0].clone()
+    names = [n for n in sorted(os.listdir(pdir)) if os.path.isfile(os.path.join(pdir, n, "adapter_config.json"))]
+    manifest["peftdir_names"] = names
+    for n in names:
+        b = LlamaForCausalLM.from_pretrained(os.path.join(pdir, "tiny-llama"), dtype=torch.float32)
+        pm = PeftModel.from_pretrained(b, os.path.join(pdir, n))
+        pm.eval()
+        with torch.no_grad():
+            tensors[f"peftdir.{n}.logits"] = pm(input_ids=pids).logits[0].clone()
+        assert tensors[f"peftdir.{n}.logits"].shape == (pids.shape[1], V)
 
     tensors = {k: v.contiguous().to(torch.float32) for k, v in tensors.items()}
     safetensors.torch.save_file(tensors, os.path.join(OUT, "reference.safetensors"), metadata={"format": "pt"})

@@ -8,8 +8,10 @@ import finetune4j.model.LlamaModel;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * A LoRA / rsLoRA / DoRA adapter attached to a {@link LlamaModel}: PEFT's
@@ -19,7 +21,7 @@ import java.util.Locale;
  * holding them:
  *
  * {@snippet :
- * LoraAdapter lora = LoraAdapter.attach(model, LoraSpec.of(8, 16, Targets.names("q_proj", "v_proj")), 42);
+ * LoraAdapter lora = LoraAdapter.attach(model, LoraSpec.of(8, 16, LoraConfig.Targets.names("q_proj", "v_proj")), 42);
  * System.out.println(lora.summary());        // trainable params: 1,792 || all params: 28,576 || trainable%: 6.2710
  * List<NamedParam> params = lora.trainableParameters();   // what the optimizer sees
  * lora.setTraining(true);                    // save activations for backward, apply dropout
@@ -69,6 +71,14 @@ public final class LoraAdapter {
         this.warnings = List.copyOf(warnings);
     }
 
+    /**
+     * {@link #attach(LlamaModel, LoraSpec, long)} for an {@code adapter_config.json} record
+     * ({@link LoraSpec#from(LoraConfig)}).
+     */
+    public static LoraAdapter attach(LlamaModel model, LoraConfig config, long seed) {
+        return attach(model, LoraSpec.from(config), seed);
+    }
+
     /** {@link #attach(LlamaModel, LoraSpec, long, float)} with multiplier 1 (training, or a single adapter). */
     public static LoraAdapter attach(LlamaModel model, LoraSpec spec, long seed) {
         return attach(model, spec, seed, 1f);
@@ -83,11 +93,43 @@ public final class LoraAdapter {
      *                         that exist), or DoRA is asked for on a layer whose weight is not accessible
      */
     public static LoraAdapter attach(LlamaModel model, LoraSpec spec, long seed, float weight) {
+        return attach(model, spec, seed, weight, true);
+    }
+
+    /**
+     * Attaches an adapter read from a PEFT directory ({@code --adapter DIR[:weight]},
+     * {@code --init-adapter DIR}): its tensors are first checked against the model
+     * ({@link PeftAdapter#validate}: missing and unexpected keys, shapes), then the layers are built
+     * from its config ({@link LoraSpec#from(LoraConfig)}) and every tensor is copied into the
+     * parameter of the same name (as FP32; DoRA's magnitude included).
+     *
+     * @param seed   keys the dropout masks if it is trained further
+     * @param weight multiplier of this adapter's contribution (1 to train it further)
+     * @throws finetune4j.ModelFormatException when the tensors do not fit the model
+     * @throws ConfigException                 when the config asks for something the layers do not implement
+     */
+    public static LoraAdapter attach(LlamaModel model, PeftAdapter adapter, long seed, float weight) {
+        Map<String, long[]> linear = new LinkedHashMap<>();
+        for (LinearSlot s : model.linearSlots()) linear.put(s.name(), new long[]{s.outFeatures(), s.inFeatures()});
+        adapter.validate(linear);
+        LoraAdapter a = attach(model, LoraSpec.from(adapter.config()), seed, weight, false);
+        for (NamedParam p : a.trainable) {
+            PeftAdapter.Tensor t = adapter.tensors().get(PeftAdapter.KEY_PREFIX + p.name());
+            if (t == null || t.data().length != p.numel()) {   // validate() makes this unreachable
+                a.detach();
+                throw new IllegalStateException(p.name() + ": no tensor of " + p.numel() + " values in " + adapter.source());
+            }
+            System.arraycopy(t.data(), 0, p.data(), 0, p.numel());
+        }
+        return a;
+    }
+
+    private static LoraAdapter attach(LlamaModel model, LoraSpec spec, long seed, float weight, boolean strict) {
         List<LinearSlot> slots = model.linearSlots();
         List<String> names = new ArrayList<>();
         for (LinearSlot s : slots) names.add(s.name());
         String head = slots.getLast().name();
-        List<String> targeted = TargetSelector.select(names, spec.targets(), head);
+        List<String> targeted = TargetSelector.select(names, spec, head, strict);
         if (spec.useDora()) {
             for (LinearSlot s : slots) {
                 Weight w = s instanceof LoraLinear l ? l.baseWeight() : LoraLinear.denseWeight(s);

@@ -1,11 +1,18 @@
 /**
- * Parameter-efficient fine-tuning on the model's linear slots: LoRA, rsLoRA and DoRA as
- * Hugging Face PEFT 0.21 defines them ({@code tuners/lora/layer.py}, {@code dora.py},
- * {@code variants.py}).
+ * Parameter-efficient fine-tuning as Hugging Face PEFT 0.21 defines it (SPECS.md §3a;
+ * {@code tuners/lora/layer.py}, {@code dora.py}, {@code variants.py}).
  *
+ * <p>Formats: {@link finetune4j.peft.LoraConfig} (LoRA, rsLoRA, DoRA; {@code adapter_config.json}
+ * read and written byte for byte; target, rank and alpha pattern matching) and
+ * {@link finetune4j.peft.PeftAdapter} (an adapter's tensors under their PEFT keys, read from a
+ * PEFT directory, checked against a base model's linear modules). Writing lives in
+ * {@link finetune4j.export.PeftAdapterWriter}.
+ *
+ * <p>Layers:
  * <ul>
- *   <li>{@link finetune4j.peft.LoraSpec} + {@link finetune4j.peft.Targets}: what to build (rank,
- *       alpha, dropout, rsLoRA, DoRA, targets by names / regex / all-linear, rank and alpha patterns).</li>
+ *   <li>{@link finetune4j.peft.LoraSpec}: what to build (rank, alpha, dropout, rsLoRA, DoRA,
+ *       targets by names / regex / all-linear, excludes, rank and alpha patterns, init), mapped
+ *       from a {@link finetune4j.peft.LoraConfig} by {@link finetune4j.peft.LoraSpec#from}.</li>
  *   <li>{@link finetune4j.peft.LoraAdapter#attach}: wraps the targeted slots of a
  *       {@link finetune4j.model.LlamaModel}, initialises A/B (and DoRA's magnitude) from a seed and
  *       returns the trainable parameter list.</li>

@@ -10,11 +10,13 @@ import java.util.regex.PatternSyntaxException;
  * <p>Both engines are backtracking with leftmost-first alternation, so the structure carries over;
  * what differs is the meaning of some escapes and flags:
  * <ul>
- *   <li>{@code \s}, {@code \d}, {@code \p{L}}, {@code \p{N}} are Unicode-aware in Oniguruma; Java needs
- *       {@link Pattern#UNICODE_CHARACTER_CLASS} ({@code \s} = White_Space in both, {@code \d} = Nd).</li>
- *   <li>{@code \w} is Letter|Mark|Nd|Pc in Oniguruma, but Java's Unicode {@code \w} adds Alphabetic
- *       extras (Nl, Other_Alphabetic) and Join_Control (U+200D, which sits inside emoji ZWJ sequences),
- *       so {@code \w}/{@code \W} are spelled out explicitly.</li>
+ *   <li>{@code \s}, {@code \d}, {@code \w}, {@code \p{L}}, {@code \p{N}} are Unicode-aware in Oniguruma;
+ *       Java needs {@link Pattern#UNICODE_CHARACTER_CLASS}. Scanning every code point below U+30000
+ *       through HF (a Replace normalizer per class) showed {@code \s}, {@code \d}, {@code \p{L}},
+ *       {@code \p{N}}, {@code \p{M}} identical, and Oniguruma's {@code \w} = Java's minus U+200C/U+200D
+ *       (ZWNJ/ZWJ, Join_Control: they sit inside emoji ZWJ sequences), plus ¹ ² ³ ¼ ½ ¾ outside
+ *       brackets only (its Latin-1 ctype table; inside {@code [...]} the Unicode table applies), so
+ *       {@code \w}/{@code \W} are rewritten to exactly that.</li>
  *   <li>{@code \h} is a hex digit in Oniguruma and horizontal space in Java.</li>
  *   <li>{@code \p{Han}}-style script names need Java's {@code Is} prefix; {@code \p{^X}} is {@code \P{X}}.</li>
  *   <li>{@code .} excludes only {@code \n} and {@code ^ $} are line anchors (Ruby syntax), hence
@@ -22,7 +24,14 @@ import java.util.regex.PatternSyntaxException;
  * </ul>
  */
 final class HfRegex {
-    private static final String WORD = "\\p{L}\\p{M}\\p{Nd}\\p{Pc}";
+    /** Oniguruma's {@code \w} outside brackets (see above). */
+    private static final String WORD = "[[\\w&&[^\\u200C\\u200D]]\\u00B2\\u00B3\\u00B9\\u00BC-\\u00BE]";
+    /** Oniguruma's {@code \W} outside brackets. */
+    private static final String NON_WORD = "[\\W\\u200C\\u200D&&[^\\u00B2\\u00B3\\u00B9\\u00BC-\\u00BE]]";
+    /** Oniguruma's {@code \w} inside brackets, as a nested class. */
+    private static final String CLASS_WORD = "[\\w&&[^\\u200C\\u200D]]";
+    /** Oniguruma's {@code \W} inside brackets, as a nested class. */
+    private static final String CLASS_NON_WORD = "[\\W\\u200C\\u200D]";
     private static final int FLAGS = Pattern.UNICODE_CHARACTER_CLASS | Pattern.UNIX_LINES | Pattern.MULTILINE;
 
     private HfRegex() {
@@ -50,8 +59,8 @@ final class HfRegex {
             if (c == '\\' && i + 1 < re.length()) {
                 char e = re.charAt(++i);
                 switch (e) {
-                    case 'w' -> out.append(depth > 0 ? WORD : "[" + WORD + "]");
-                    case 'W' -> out.append("[^" + WORD + "]");
+                    case 'w' -> out.append(depth > 0 ? CLASS_WORD : WORD);
+                    case 'W' -> out.append(depth > 0 ? CLASS_NON_WORD : NON_WORD);
                     case 'h' -> out.append(depth > 0 ? "0-9a-fA-F" : "[0-9a-fA-F]");
                     case 'H' -> out.append("[^0-9a-fA-F]");
                     case 'p', 'P' -> {

@@ -158,6 +158,14 @@ final class HfTokenizer implements Tokenizer {
         return specialIds;
     }
 
+    /** Contents of all added tokens, special or not. */
+    List<String> addedContents() {
+        List<String> out = new ArrayList<>();
+        for (AddedVocabulary.AddedToken t : added.tokens().values()) out.add(t.content());
+        out.sort(null);
+        return out;
+    }
+
     Truncation truncation() {
         return truncation;
     }
@@ -203,7 +211,6 @@ final class HfTokenizer implements Tokenizer {
 
     @Override
     public String toString() {
-        return "Tokenizer[" + file + ", vocab " + vocabSize + ", normalizer " + normalizer + ", pre_tokenizer " + preTokenizer
-                + ", decoder " + decoder + "]";
+        return "Tokenizer[" + file + ", vocab " + vocabSize + "]";
     }
 }

@@ -19,9 +19,9 @@ public interface IncrementalDecoder {
     String push(int id);
 
     /**
-     * Returns whatever text is still held back (e.g. U+FFFD for an incomplete trailing byte
-     * sequence, exactly as {@link Tokenizer#decode} shows it). Further {@link #push} calls continue
-     * the same sequence.
+     * Ends the sequence: returns whatever text is still held back (e.g. U+FFFD for an incomplete
+     * trailing byte sequence, exactly as {@link Tokenizer#decode} shows it) and resets the decoder,
+     * so the next {@link #push} starts a new sequence.
      */
     String flush();
 }

@@ -28,8 +28,11 @@ sealed interface PreTokenizer {
     /** GPT-2's split pattern, built into HF's ByteLevel pre-tokenizer. */
     Pattern GPT2_PATTERN = HfRegex.compile("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
-    /** Whitespace pre-tokenizer's pattern (Oniguruma {@code \w}: Letter|Mark|Nd|Pc). */
-    Pattern WORDS_PATTERN = HfRegex.compile("\\w+|[^\\w\\s]+");
+    /**
+     * Whitespace pre-tokenizer's pattern. HF compiles this one with the Rust {@code regex} crate, not
+     * Oniguruma, so {@code \w} is UTS #18's (with ZWJ/ZWNJ, without ¹²³¼½¾): exactly Java's Unicode {@code \w}.
+     */
+    Pattern WORDS_PATTERN = Pattern.compile("\\w+|[^\\w\\s]+", Pattern.UNICODE_CHARACTER_CLASS);
 
     /** Runs each pre-tokenizer in order over all pieces. */
     record Sequence(List<PreTokenizer> pretokenizers) implements PreTokenizer {

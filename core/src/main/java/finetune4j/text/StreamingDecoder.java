@@ -80,7 +80,12 @@ final class StreamingDecoder implements IncrementalDecoder {
     @Override
     public String flush() {
         String text = tokenizer.decodeTokens(window, committedAny);
-        return emit(text, text.length());
+        String rest = emit(text, text.length());
+        window.clear();
+        emittedInWindow.setLength(0);
+        committedAny = false;
+        committedNonEmpty = false;
+        return rest;
     }
 
     /** Emits {@code text[emitted, cut)} when what was emitted from this window is still its prefix. */

@@ -1,5 +1,6 @@
 package finetune4j.peft;
 
+import finetune4j.peft.LoraConfig.Targets;
 import finetune4j.ConfigException;
 import finetune4j.engine.kernels.KernelSelector;
 import finetune4j.engine.tensor.NamedParam;
@@ -45,17 +46,17 @@ class LoraAdapterTest {
 
     @Test
     void regexMustMatchTheWholeName() {
-        assertThat(select(Targets.regex(".*layers\\.1\\..*_proj"))).hasSize(7);
-        assertThat(select(Targets.ofString(".*\\.(k|v)_proj"))).containsExactly(
+        assertThat(select(new Targets.Regex(".*layers\\.1\\..*_proj"))).hasSize(7);
+        assertThat(select(Targets.parse("re:.*\\.(k|v)_proj"))).containsExactly(
                 "model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.v_proj",
                 "model.layers.1.self_attn.k_proj", "model.layers.1.self_attn.v_proj");
-        assertThatThrownBy(() -> select(Targets.regex("q_proj")))   // re.fullmatch: no partial matches
+        assertThatThrownBy(() -> select(new Targets.Regex("q_proj")))   // re.fullmatch: no partial matches
                 .isInstanceOf(ConfigException.class).hasMessageContaining("'q_proj'").hasMessageContaining("full name");
     }
 
     @Test
     void allLinearIsEveryLinearButTheHead() {
-        List<String> all = select(Targets.ofString("ALL-LINEAR"));
+        List<String> all = select(Targets.parse("ALL-LINEAR"));
         assertThat(all).hasSize(14).doesNotContain("lm_head");
         assertThat(all.getFirst()).isEqualTo("model.layers.0.self_attn.q_proj");
         assertThat(all.getLast()).isEqualTo("model.layers.1.mlp.down_proj");
@@ -74,15 +75,75 @@ class LoraAdapterTest {
 
     @Test
     void badSpecsAreConfigErrors() {
-        assertThatThrownBy(() -> LoraSpec.of(0, 8, Targets.allLinear())).isInstanceOf(ConfigException.class)
+        assertThatThrownBy(() -> LoraSpec.of(0, 8, new Targets.AllLinear("all-linear"))).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("r = 0").hasMessageContaining("positive");
         assertThatThrownBy(() -> LoraSpec.builder(8, 8).rankPattern(Map.of("down_proj", 0)).build())
                 .isInstanceOf(ConfigException.class).hasMessageContaining("rank_pattern['down_proj'] = 0");
         assertThatThrownBy(() -> LoraSpec.builder(8, 8).dropout(1.0).build())
                 .isInstanceOf(ConfigException.class).hasMessageContaining("lora_dropout");
-        assertThatThrownBy(() -> Targets.regex("q_proj(")).isInstanceOf(ConfigException.class)
+        assertThatThrownBy(() -> LoraSpec.of(8, 8, new Targets.Regex("q_proj("))).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("target_modules");
-        assertThatThrownBy(() -> Targets.names()).isInstanceOf(ConfigException.class);
+        assertThatThrownBy(() -> LoraSpec.of(8, 8, Targets.names())).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("non-empty");
+        assertThatThrownBy(() -> LoraSpec.builder(8, 8).exclude(new Targets.AllLinear("all-linear")).build())
+                .isInstanceOf(ConfigException.class).hasMessageContaining("exclude_modules");
+    }
+
+    @Test
+    void unsetTargetsArePeftsLlamaDefaultAndExcludesWin() {
+        assertThat(select(Targets.UNSET)).containsExactly("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj");
+        try (LlamaModel m = gqa()) {
+            LoraSpec spec = LoraSpec.builder(2, 2).targets(new Targets.AllLinear("all-linear"))
+                    .exclude(Targets.names("mlp.down_proj", "model.layers.0.self_attn.q_proj")).build();
+            assertThat(LoraAdapter.attach(m, spec, 0).targetedModules()).hasSize(11)
+                    .doesNotContain("model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj", "model.layers.0.self_attn.q_proj");
+        }
+        try (LlamaModel m = gqa()) {
+            LoraSpec spec = LoraSpec.builder(2, 2).targets(Targets.names("q_proj")).exclude(new Targets.Regex(".*q_proj")).build();
+            assertThatThrownBy(() -> LoraAdapter.attach(m, spec, 0)).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("exclude_modules").hasMessageContaining("are excluded");
+        }
+    }
+
+    @Test
+    void specFromLoraConfigKeepsEveryLayerSettingAndRefusesWhatIsNotImplemented() {
+        LoraConfig c = LoraConfig.builder().r(6).loraAlpha(12).loraDropout(0.1).useRslora(true).useDora(true)
+                .targetModules(new Targets.Regex(".*\\.(q|v)_proj")).excludeModules(Targets.names("model.layers.1.self_attn.v_proj"))
+                .rankPattern(Map.of("q_proj", 3)).alphaPattern(Map.of("v_proj", 5.0)).initLoraWeights("gaussian").build();
+        LoraSpec s = LoraSpec.from(c);
+        assertThat(s).isEqualTo(new LoraSpec(6, 12, 0.1, true, true, c.targetModules(), c.excludeModules(), List.of(), List.of(),
+                Map.of("q_proj", 3), Map.of("v_proj", 5.0), LoraSpec.InitWeights.GAUSSIAN));
+        List<String> modules = new java.util.ArrayList<>();
+        try (LlamaModel m = gqa()) {
+            for (LinearSlot sl : m.linearSlots()) modules.add(sl.name());
+            LoraAdapter a = LoraAdapter.attach(m, c, 0);
+            assertThat(a.targetedModules()).isEqualTo(c.selectTargets(modules));   // the config's own PEFT matching
+            for (LoraWeights w : a.modules()) {
+                assertThat(w.r()).isEqualTo(c.rank(w.module()));
+                assertThat(w.scaling()).isEqualTo((float) c.scaling(w.module()));
+            }
+        }
+        assertThat(LoraSpec.from(c.toBuilder().initLoraWeights("false").build()).init()).isEqualTo(LoraSpec.InitWeights.NONE);
+        assertThat(LoraSpec.from(LoraConfig.builder().build()).init()).isEqualTo(LoraSpec.InitWeights.KAIMING_UNIFORM);
+        assertThatThrownBy(() -> LoraSpec.from(c.toBuilder().initLoraWeights("pissa").build()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("init_lora_weights");
+        LoraConfig layered = c.toBuilder().targetModules(Targets.names("q_proj", "mlp.up_proj")).excludeModules(Targets.UNSET)
+                .layersToTransform(List.of(1)).build();
+        try (LlamaModel m = gqa()) {
+            LoraAdapter a = LoraAdapter.attach(m, layered, 0);
+            assertThat(a.targetedModules()).containsExactly("model.layers.1.self_attn.q_proj", "model.layers.1.mlp.up_proj")
+                    .isEqualTo(layered.selectTargets(modules));
+        }
+        assertThatThrownBy(() -> LoraSpec.builder(2, 2).targets(new Targets.AllLinear("all-linear")).layers(List.of(0), List.of()).build())
+                .isInstanceOf(ConfigException.class).hasMessageContaining("layers_to_transform");
+        LoraSpec patterned = LoraSpec.builder(2, 2).targets(Targets.names("q_proj")).layers(List.of(0), List.of("layers")).build();
+        assertThat(TargetSelector.inLayers(patterned, "model.layers.0.self_attn.q_proj")).isTrue();
+        assertThat(TargetSelector.inLayers(patterned, "model.layers.1.self_attn.q_proj")).isFalse();
+        LoraSpec wrongPattern = LoraSpec.builder(2, 2).targets(Targets.names("q_proj")).layers(List.of(0), List.of("blocks")).build();
+        assertThat(TargetSelector.inLayers(wrongPattern, "model.layers.0.self_attn.q_proj")).isFalse();
+        assertThatThrownBy(() -> LoraSpec.from(c.toBuilder().bias("all").build()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("bias");
     }
 
     @Test
@@ -101,7 +162,7 @@ class LoraAdapterTest {
         assertThat(spec.scalingFor("model.layers.0.mlp.down_proj")).isEqualTo(4f);
         assertThat(LoraSpec.builder(4, 8).rslora(true).build().scalingFor("x")).isEqualTo(4f);
         try (LlamaModel m = gqa()) {
-            LoraAdapter a = LoraAdapter.attach(m, LoraSpec.builder(4, 8).targets(Targets.allLinear()).rankPattern(ranks).build(), 1);
+            LoraAdapter a = LoraAdapter.attach(m, LoraSpec.builder(4, 8).targets(new Targets.AllLinear("all-linear")).rankPattern(ranks).build(), 1);
             assertThat(a.warnings()).containsExactly("rank_pattern['own_proj'] matches no targeted module and is ignored");
             assertThat(a.modules().get(13).r()).isEqualTo(6);
             assertThat(a.modules().get(13).a().shape()).containsExactly(6, 64);
@@ -178,7 +239,7 @@ class LoraAdapterTest {
     void zeroInitialisedBLeavesModelLogitsBitIdentical() {
         try (LlamaModel m = LlamaModel.load(LoraGolden.tinyModel("llama-bias-bf16"), KernelSelector.get())) {
             float[] base = m.forwardAll(IDS);
-            LoraAdapter a = LoraAdapter.attach(m, LoraSpec.builder(8, 16).rslora(true).targets(Targets.allLinear()).build(), 3);
+            LoraAdapter a = LoraAdapter.attach(m, LoraSpec.builder(8, 16).rslora(true).targets(new Targets.AllLinear("all-linear")).build(), 3);
             LoraAdapter.attach(m, LoraSpec.builder(4, 4).targets(Targets.names("lm_head", "q_proj"))
                     .init(LoraSpec.InitWeights.GAUSSIAN).build(), 4, 0.5f);
             assertThat(m.forwardAll(IDS)).isEqualTo(base);

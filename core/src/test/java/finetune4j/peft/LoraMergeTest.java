@@ -1,5 +1,6 @@
 package finetune4j.peft;
 
+import finetune4j.peft.LoraConfig.Targets;
 import finetune4j.Finetune4jException;
 import finetune4j.engine.kernels.KernelSelector;
 import finetune4j.engine.tensor.Weight;
@@ -35,8 +36,8 @@ class LoraMergeTest {
         var b = LoraSpec.builder(4, 8).init(LoraSpec.InitWeights.NONE);   // B ≠ 0 from the start
         return switch (v) {
             case "lora" -> b.targets(Targets.names("q_proj", "v_proj", "down_proj")).build();
-            case "rslora" -> b.rslora(true).targets(Targets.allLinear()).build();
-            case "dora" -> b.dora(true).targets(Targets.allLinear()).build();
+            case "rslora" -> b.rslora(true).targets(new Targets.AllLinear("all-linear")).build();
+            case "dora" -> b.dora(true).targets(new Targets.AllLinear("all-linear")).build();
             case "dora-head" -> b.dora(true).targets(Targets.names("o_proj", "lm_head")).build();
             default -> throw new IllegalArgumentException(v);
         };

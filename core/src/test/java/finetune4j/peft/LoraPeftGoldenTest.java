@@ -1,6 +1,8 @@
 package finetune4j.peft;
 
+import finetune4j.peft.LoraConfig.Targets;
 import com.fasterxml.jackson.databind.JsonNode;
+import finetune4j.ModelFormatException;
 import finetune4j.engine.kernels.KernelSelector;
 import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.kernels.ScalarKernels;
@@ -18,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * LoRA, rsLoRA and DoRA against the real Hugging Face PEFT 0.21 + transformers 5.17
@@ -28,7 +31,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  *       dropout and with dropout p = 0.25 where PEFT runs finetune4j's counter-based mask;</li>
  *   <li>the whole model: targeted modules, per-module rank and scaling (rank/alpha patterns,
  *       rsLoRA, regex and all-linear targets), trainable and total parameter counts, DoRA's
- *       initial magnitude, logits and the causal-LM loss of a batch with ignored labels.</li>
+ *       initial magnitude, logits and the causal-LM loss of a batch with ignored labels;</li>
+ *   <li>adapter directories PEFT saved (F32/F16/BF16, LoRA, all-linear, rsLoRA, DoRA) read with
+ *       {@link PeftAdapter#load} and attached: the logits of {@code PeftModel.from_pretrained}.</li>
  * </ul>
  * Gradients through the whole model wait for the model's backward pass (the goldens
  * {@code V.grad.*} are already in the file).
@@ -42,9 +47,9 @@ class LoraPeftGoldenTest {
     static LoraSpec spec(String variant) {
         return switch (variant) {
             case "lora" -> LoraSpec.of(4, 8, Targets.names("q_proj", "v_proj"));
-            case "rslora" -> LoraSpec.builder(4, 6).rslora(true).targets(Targets.allLinear())
+            case "rslora" -> LoraSpec.builder(4, 6).rslora(true).targets(new Targets.AllLinear("all-linear"))
                     .rankPattern(Map.of("down_proj", 2)).alphaPattern(Map.of("model.layers.1.self_attn.q_proj", 3.0)).build();
-            case "dora" -> LoraSpec.builder(4, 8).dora(true).targets(Targets.regex(".*\\.(q_proj|v_proj|o_proj|down_proj)")).build();
+            case "dora" -> LoraSpec.builder(4, 8).dora(true).targets(new Targets.Regex(".*\\.(q_proj|v_proj|o_proj|down_proj)")).build();
             default -> throw new IllegalArgumentException(variant);
         };
     }
@@ -139,6 +144,33 @@ class LoraPeftGoldenTest {
                 assertThat(loss).as(v + " loss").isCloseTo(want.get("loss").doubleValue(),
                         org.assertj.core.data.Offset.offset(1e-5 * want.get("loss").doubleValue()));
             }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"lora_qv", "lora_all_linear", "rslora", "dora", "lora_qv_f16", "lora_qv_bf16"})
+    void adaptersPeftSavedLoadAndGiveThePeftModelsLogits(String name) {
+        int[] ids = LoraGolden.ints(LoraGolden.manifest().get("peftdir_ids"));
+        PeftAdapter file = PeftAdapter.load(LoraGolden.resource("finetune4j/peft/" + name));
+        try (LlamaModel model = LlamaModel.load(LoraGolden.resource("finetune4j/peft/tiny-llama"), KernelSelector.get())) {
+            float[] base = model.forwardAll(ids);
+            Numerics.assertClose("tiny-llama base logits", base, LoraGolden.tensor("peftdir.base.logits"), LOGITS);
+            LoraAdapter lora = LoraAdapter.attach(model, file, 0, 1f);
+            assertThat(lora.trainableCount()).isEqualTo(file.tensors().values().stream().mapToLong(t -> t.data().length).sum());
+            float[] want = LoraGolden.tensor("peftdir." + name + ".logits");
+            float[] got = model.forwardAll(ids);
+            assertThat(LoraMergeTest.maxAbsDiff(want, base)).as("the adapter changes PEFT's logits").isGreaterThan(1e-4);
+            Numerics.assertClose(name + " logits vs PeftModel.from_pretrained", got, want, LOGITS);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void anAdapterForAnotherBaseModelIsRefusedListingTheKeys() {
+        PeftAdapter file = PeftAdapter.load(LoraGolden.resource("finetune4j/peft/lora_qv"));
+        try (LlamaModel model = model(KernelSelector.get())) {   // hidden 32, not tiny-llama's 16
+            assertThatThrownBy(() -> LoraAdapter.attach(model, file, 0, 1f)).isInstanceOf(ModelFormatException.class)
+                    .hasMessageContaining("does not match the base model").hasMessageContaining("shape mismatches");
+            for (LinearSlot s : model.linearSlots()) assertThat(s).isInstanceOf(DenseLinear.class);   // nothing attached
         }
     }
 

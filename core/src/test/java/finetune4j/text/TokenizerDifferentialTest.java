@@ -155,11 +155,9 @@ class TokenizerDifferentialTest {
         return ids;
     }
 
+    /** Contents of all added tokens (special or not), to embed in the random text. */
     static List<String> specials(Tokenizer tok) {
-        List<String> out = new ArrayList<>();
-        for (int id : tok.specialIds()) out.add(tok.idToToken(id));
-        out.sort(null);
-        return out;
+        return ((HfTokenizer) tok).addedContents();
     }
 
     /** A sample of vocabulary entries rendered as text (so the input exercises long merges). */

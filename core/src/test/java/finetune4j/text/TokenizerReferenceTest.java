@@ -93,6 +93,15 @@ class TokenizerReferenceTest {
         assertThat(failures).as("mismatches against swift-transformers %s", key).isEmpty();
     }
 
+    /** The example in {@link Tokenizer}'s Javadoc (TinyLlama uses the Llama-2 vocabulary). */
+    @Test
+    void javadocExample() {
+        Tokenizer tok = Tokenizer.load(SharedData.require("tokenizers/llama2-converted"));
+        int[] ids = tok.encode("Once upon a time", true);
+        assertThat(ids).containsExactly(1, 9038, 2501, 263, 931);
+        assertThat(tok.decode(ids, true)).isEqualTo("Once upon a time");
+    }
+
     @Test
     void stories260kExamples() {
         Tokenizer tok = Tokenizer.load(SharedData.require("models/stories260K/hf"));
