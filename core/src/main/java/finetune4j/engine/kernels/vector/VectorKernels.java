@@ -168,4 +168,72 @@ public final class VectorKernels implements Kernels {
         int per = ((n + chunks - 1) / chunks + L - 1) / L * L;
         KernelThreads.run((n + per - 1) / per, ch -> task.run(ch * per, Math.min(n, ch * per + per)));
     }
+
+    // ------------------------------------------------------------------ backward (training)
+
+    @Override
+    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+        int n = w.rows(), k = w.cols();
+        Checks.matrix("dy", dy, dyOff, m, n, n);
+        Checks.matrix("dx", dx, dxOff, m, k, k);
+        LinearBackward.backward(dx, dxOff, dy, dyOff, w, m, accumulate);
+    }
+
+    @Override
+    public void rmsnormBackward(float[] dx, int dxOff, float[] dweight, float[] dout, int doutOff,
+                                float[] x, int xOff, float[] weight, float[] rstd, int rstdOff, int m, int c) {
+        Checks.matrix("dout", dout, doutOff, m, c, c);
+        Checks.matrix("x", x, xOff, m, c, c);
+        if (dx != null) Checks.matrix("dx", dx, dxOff, m, c, c);
+        BackwardOps.rmsnormBackward(dx, dxOff, dweight, dout, doutOff, x, xOff, weight, rstd, rstdOff, m, c);
+    }
+
+    @Override
+    public void ropeBackward(float[] dx, int dxOff, int m, int heads, int headDim, int[] pos, int posOff,
+                             float[] cos, float[] sin) {
+        BackwardOps.ropeBackward(dx, dxOff, m, heads, headDim, pos, posOff, cos, sin);
+    }
+
+    @Override
+    public void siluMulBackward(float[] dgate, int dgateOff, float[] dup, int dupOff, float[] dout, int doutOff,
+                                float[] gate, int gateOff, float[] up, int upOff, int n) {
+        BackwardOps.siluMulBackward(dgate, dgateOff, dup, dupOff, dout, doutOff, gate, gateOff, up, upOff, n);
+    }
+
+    @Override
+    public void attentionBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                  float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                  float[] v, int vOff, float[] att, int attOff,
+                                  int b, int t, int heads, int kvHeads, int headDim) {
+        Checks.attention(t, t, 0, heads, kvHeads, headDim);
+        int bt = b * t;
+        Checks.matrix("dout", dout, doutOff, bt, heads * headDim, heads * headDim);
+        Checks.matrix("dq", dq, dqOff, bt, heads * headDim, heads * headDim);
+        Checks.matrix("dk", dk, dkOff, bt, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("dv", dv, dvOff, bt, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("att", att, attOff, b * heads * t, t, t);
+        AttentionBackward.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                att, attOff, b, t, heads, kvHeads, headDim);
+    }
+
+    @Override
+    public LossSum crossEntropy(float[] dlogits, int dlogitsOff, float[] logits, int logitsOff,
+                                int[] targets, int targetsOff, int m, int v, float dscale) {
+        Checks.matrix("logits", logits, logitsOff, m, v, v);
+        if (dlogits != null) Checks.matrix("dlogits", dlogits, dlogitsOff, m, v, v);
+        return BackwardOps.crossEntropy(dlogits, dlogitsOff, logits, logitsOff, targets, targetsOff, m, v, dscale);
+    }
+
+    @Override
+    public void embeddingBackward(float[] dtable, float[] dout, int doutOff, int[] ids, int idsOff, int m, int c) {
+        Checks.matrix("dout", dout, doutOff, m, c, c);
+        int rows = dtable.length / Math.max(1, c);
+        for (int r = 0; r < m; r++) {
+            int id = ids[idsOff + r];
+            if (id < 0 || id >= rows) {
+                throw new IllegalArgumentException("embeddingBackward: id " + id + " of row " + r + " is outside [0, " + rows + ")");
+            }
+        }
+        BackwardOps.embeddingBackward(dtable, dout, doutOff, ids, idsOff, m, c);
+    }
 }
