@@ -10,12 +10,14 @@ import finetune4j.engine.tensor.NamedParam;
 import finetune4j.model.DenseLinear;
 import finetune4j.model.LinearSlot;
 import finetune4j.model.LlamaModel;
+import finetune4j.model.TrainingBuffers;
 import finetune4j.testing.Numerics;
 import finetune4j.testing.Numerics.Tol;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -35,14 +37,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  *   <li>adapter directories PEFT saved (F32/F16/BF16, LoRA, all-linear, rsLoRA, DoRA) read with
  *       {@link PeftAdapter#load} and attached: the logits of {@code PeftModel.from_pretrained}.</li>
  * </ul>
- * Gradients through the whole model wait for the model's backward pass (the goldens
- * {@code V.grad.*} are already in the file).
+ * Through the whole model ({@link LlamaModel#forwardBackward}, with and without gradient
+ * checkpointing): the loss and every trainable gradient (lora_A, lora_B, magnitude).
  */
 class LoraPeftGoldenTest {
     static final String LAYER = "model.layers.0.self_attn.q_proj";
     /** FP32 vs torch FP32: same math, different summation order, values O(1)–O(10). */
     static final Tol LAYER_TOL = Tol.abs(2e-5).rel(2e-5);
     static final Tol LOGITS = Tol.abs(1e-4).rel(1e-5);
+    /** Whole-model gradients (FP32 backward through 2 layers vs torch autograd in FP32). */
+    static final Tol GRAD = Tol.abs(2e-6).rel(1e-4);
 
     static LoraSpec spec(String variant) {
         return switch (variant) {
@@ -143,6 +147,35 @@ class LoraPeftGoldenTest {
                 double loss = causalLmLoss(logits, labels, B, T, V);
                 assertThat(loss).as(v + " loss").isCloseTo(want.get("loss").doubleValue(),
                         org.assertj.core.data.Offset.offset(1e-5 * want.get("loss").doubleValue()));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"lora", "rslora", "dora"})
+    void wholeModelLossAndEveryTrainableGradientMatchPeft(String v) {
+        int[] ids = LoraGolden.ints(LoraGolden.manifest().get("ids"));
+        int[] labels = LoraGolden.ints(LoraGolden.manifest().get("labels"));
+        int b = 2, t = ids.length / b, n = LlamaModel.countTargets(labels, b, t);
+        double wantLoss = variant(v).get("loss").doubleValue();
+        for (Kernels kern : kernels()) {
+            for (boolean checkpointing : new boolean[]{false, true}) {
+                try (LlamaModel model = model(kern)) {
+                    LoraAdapter lora = LoraAdapter.attach(model, spec(v), 42);
+                    for (LoraWeights w : lora.modules()) load(w, v + ".param.");
+                    lora.setTraining(true);
+                    assertThat(model.trainableParameters()).containsExactlyElementsOf(lora.trainableParameters());
+                    TrainingBuffers buf = TrainingBuffers.allocate(model.config(), b, t, checkpointing);
+                    for (int step = 0; step < 2; step++) {   // twice: buffers reused, gradients zeroed in between
+                        for (NamedParam p : lora.trainableParameters()) Arrays.fill(p.grad(), 0f);
+                        double sum = model.forwardBackward(buf, ids, labels, b, t, 1f / n);
+                        String tag = v + " " + kern.name() + (checkpointing ? " checkpointed" : "") + " step " + step;
+                        assertThat(sum / n).as(tag + " loss").isCloseTo(wantLoss, org.assertj.core.data.Offset.offset(1e-5 * wantLoss));
+                        for (NamedParam p : lora.trainableParameters()) {
+                            Numerics.assertClose(tag + " grad " + p.name(), p.grad(), LoraGolden.tensor(v + ".grad." + p.name()), GRAD);
+                        }
+                    }
+                }
             }
         }
     }
