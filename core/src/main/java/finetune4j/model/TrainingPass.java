@@ -98,9 +98,9 @@ final class TrainingPass {
         if (b > a.maxB || t > a.maxT) {
             throw new IllegalArgumentException("B=" + b + ", T=" + t + " exceeds the training buffers for B=" + a.maxB + ", T=" + a.maxT);
         }
-        if (ids.length != b * t || labels.length != b * t) {
+        if (ids.length < b * t || labels.length < b * t) {      // longer arrays: reused buffers, first B·T used
             throw new IllegalArgumentException("ids has " + ids.length + " and labels " + labels.length
-                    + " entries; B=" + b + " × T=" + t + " = " + b * t + " expected");
+                    + " entries; B=" + b + " × T=" + t + " = " + b * t + " needed");
         }
         if (!Float.isFinite(lossScale)) throw new IllegalArgumentException("lossScale " + lossScale);
         m.checkContext(t, "a training sequence of " + t + " positions");

@@ -147,7 +147,7 @@ public final class Trainer {
         long trainable = 0;
         for (NamedParam p : params) trainable += p.numel();
         listener.onStart(new TrainListener.RunInfo(startStep, totalSteps, trainable,
-                model.parameterCount() + (cfg.addsParameters() ? trainable : 0), display));
+                model.parameterCount(), display));
 
         long t0 = System.nanoTime();
         double lastLoss = Double.NaN, lastVal = Double.NaN;
