@@ -3,6 +3,7 @@ package finetune4j.engine.kernels.vector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -14,7 +15,34 @@ final class Vec {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
 
+    /** Butterfly shuffles of {@link #sumLanes}: level k pairs lane i with lane {@code i ^ (L >> (k+1))}. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] BUTTERFLY = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+
+    static {
+        for (int k = 0; k < BUTTERFLY.length; k++) {
+            int d = L >> (k + 1);
+            BUTTERFLY[k] = VectorShuffle.fromOp(S, i -> i ^ d);
+        }
+    }
+
     private Vec() {
+    }
+
+    /**
+     * The sum of the lanes in a fixed order (a butterfly of exact lane moves and IEEE adds), so the
+     * result has the same bits interpreted or C2-compiled. {@code reduceLanes(ADD)} leaves the order
+     * to the implementation, and the interpreter and the C2 intrinsic do differ in the last bit —
+     * enough to make a resumed training run drift from an uninterrupted one.
+     */
+    static float sumLanes(FloatVector v) {
+        for (VectorShuffle<Float> sh : BUTTERFLY) v = v.add(v.rearrange(sh));
+        return v.lane(0);
+    }
+
+    /** {@link #sumLanes} of the lanes set in {@code m} (the others count as 0). */
+    static float sumLanes(FloatVector v, VectorMask<Float> m) {
+        return sumLanes(v.blend(0f, m.not()));
     }
 
     /** {@code Σ a[ao+i]·b[bo+i]} for i &lt; n, FP32 with four partial sums. */
@@ -34,7 +62,7 @@ final class Vec {
             VectorMask<Float> m = S.indexInRange(i, n);
             s1 = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), s1);
         }
-        return s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        return sumLanes(s0.add(s1).add(s2.add(s3)));
     }
 
     /** {@code Σ x[xo+i]²} for i &lt; n. */
@@ -71,11 +99,11 @@ final class Vec {
             e.intoArray(x, off + i);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(vsum);
         if (upper < n) {
             FloatVector e = Exp.exp(FloatVector.fromArray(S, x, off + upper, tail).sub(vm));
             e.intoArray(x, off + upper, tail);
-            sum += e.reduceLanes(VectorOperators.ADD, tail);
+            sum += sumLanes(e, tail);
         }
         scale(x, off, n, 1f / sum);
     }
