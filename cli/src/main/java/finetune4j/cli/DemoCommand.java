@@ -55,6 +55,12 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "240", description = "LoRA training steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
+    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate, cosine decay (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank (alpha = 2·rank; default: ${DEFAULT-VALUE}).")
+    int rank;
+
     @Option(names = "--heldout", defaultValue = "60", description = "Held-out questions scored (default: ${DEFAULT-VALUE}).")
     int heldout;
 
@@ -96,12 +102,13 @@ final class DemoCommand implements Callable<Integer> {
                     questions.size(), 100 * before.accuracy()));
             samples(out, before);
 
-            LoraConfig lora = LoraConfig.builder().r(8).loraAlpha(16).loraDropout(0.0)
+            LoraConfig lora = LoraConfig.builder().r(rank).loraAlpha(2.0 * rank).loraDropout(0.0)
                     .targetModules(LoraConfig.Targets.parse("all-linear")).taskType("CAUSAL_LM")
                     .baseModelNameOrPath("finetune4j-demo-base").build();
-            TrainConfig cfg = TrainConfig.builder().steps(steps).batchSize(8).maxSeqLen(m.maxContext()).lr(3e-3)
-                    .warmup(10).evalEvery(Math.max(1, steps / 4)).seed(0).output(output).build();
-            say(out, "\nfine-tuning: LoRA r=8, alpha=16 on all linear layers, " + steps + " steps of 8 examples, AdamW lr 3e-3");
+            TrainConfig cfg = TrainConfig.builder().steps(steps).batchSize(8).maxSeqLen(m.maxContext()).lr(lr)
+                    .schedule(finetune4j.train.LrSchedule.Kind.COSINE).warmup(0.05).evalEvery(Math.max(1, steps / 4)).seed(0).output(output).build();
+            say(out, String.format(Locale.ROOT, "%nfine-tuning: LoRA r=%d, alpha=%d on all linear layers, %d steps of 8 examples, AdamW lr %s (cosine)",
+                    rank, 2 * rank, steps, lr));
             MetricsLog metrics = MetricsLog.create(output);
             try {
                 result = FineTune.lora(m, tok, lora)
