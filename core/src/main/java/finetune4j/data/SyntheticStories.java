@@ -90,17 +90,16 @@ public final class SyntheticStories {
     }
 
     /**
-     * A question about {@code s} whose answer is a fact the story states: the colour of the object,
-     * the place, the friend, the animal or the feeling at the end (chosen at random).
+     * A question about {@code s} whose answer is a fact the story states: the object the kid had,
+     * the animal they saw, the friend who came along, or the place they went (chosen at random).
      */
     public Question question(Story s) {
         Facts f = s.facts();
-        return switch (rng.nextInt(5)) {
-            case 0 -> new Question(s.text(), "What color was " + f.name() + "'s " + f.object() + "?", f.color());
-            case 1 -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
+        return switch (rng.nextInt(4)) {
+            case 0 -> new Question(s.text(), "What did " + f.name() + " have?", f.object());
+            case 1 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
             case 2 -> new Question(s.text(), "Who went with " + f.name() + "?", f.friend());
-            case 3 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
-            default -> new Question(s.text(), "How did " + f.name() + " feel at the end of the day?", f.feeling());
+            default -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
         };
     }
 
