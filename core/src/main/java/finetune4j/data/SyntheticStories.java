@@ -79,8 +79,22 @@ public final class SyntheticStories {
             case 1 -> s.add(friend + " said, \"Look at the " + animal + "!\"");
             default -> s.add("The " + animal + " was hungry, so " + name + " gave it some " + food + ".");
         }
+        switch (rng.nextInt(4)) {                          // dialogue: questions and answers in the story's own words
+            case 0 -> {
+                s.add(friend + " asked, \"What do you have, " + name + "?\"");
+                s.add("\"I have " + article(color) + " " + color + " " + object + ",\" said " + name + ".");
+            }
+            case 1 -> s.add("\"Where did the " + animal + " go?\" asked " + name + ".");
+            case 2 -> s.add("\"Who wants to play?\" asked " + friend + ".");
+            default -> {
+            }
+        }
         if (rng.nextBoolean()) s.add("They ate " + article(food) + " " + food + " together.");
         s.add("At the end of the day, " + name + " felt " + feeling + ".");
+        if (rng.nextInt(3) == 0) {
+            s.add("\"What did you see today?\" asked Mom.");
+            s.add("\"I saw " + article(animal) + " " + animal + " at the " + place + "!\" said " + name + ".");
+        }
         if (rng.nextInt(4) == 0) s.add("The end.");
         return new Story(String.join(" ", s), new Facts(name, friend, object, color, place, animal, food, feeling));
     }
