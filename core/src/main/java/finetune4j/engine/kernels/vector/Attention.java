@@ -65,7 +65,7 @@ final class Attention {
             };
         } else {
             // runs of consecutive heads; each chunk streams K and V once for its heads
-            int perChunk = (heads + Math.min(heads, 2 * threads) - 1) / Math.min(heads, 2 * threads);
+            int want = Math.min(heads, 2 * threads), perChunk = (heads + want - 1) / want;
             chunks = (heads + perChunk - 1) / perChunk;
             task = c -> {
                 int h0 = c * perChunk, h1 = Math.min(heads, h0 + perChunk);

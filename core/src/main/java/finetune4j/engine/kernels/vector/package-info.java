@@ -6,10 +6,10 @@
  * <ul>
  *   <li>{@code VectorKernels}: argument checks, the choice of path, elementwise and row kernels
  *       (rmsnorm, rope, siluMul, add) split over {@link finetune4j.engine.kernels.KernelThreads}.</li>
- *   <li>{@code Gemm}: the packed, cache-blocked FP32 product for {@code linear} (M &gt; 4) and
+ *   <li>{@code Gemm}: the packed, cache-blocked FP32 product for {@code linear} (M &gt; 8) and
  *       {@code gemm}; {@code MicroKernel}: its 6 × 4-vector register tile; {@code PanelTranspose}:
  *       B panels from row-major weights; {@code Convert}: BF16/F16 to FP32 while packing.</li>
- *   <li>{@code Gemv}: {@code linear} for M ≤ 4 (decode), streaming each weight once.</li>
+ *   <li>{@code Gemv}: {@code linear} for M ≤ 8 (decode), streaming each weight once.</li>
  *   <li>{@code Attention}: causal GQA attention, dot-product path for few query rows, GEMM path
  *       for many; {@code Vec}: the row primitives they share (dot, softmax, ...).</li>
  *   <li>{@code Checks}: programmer-error checks with the values in the message.</li>
