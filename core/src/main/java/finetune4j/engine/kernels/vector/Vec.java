@@ -7,8 +7,8 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector primitives over one row of a float array, shared by the kernels: dot product, sum of
- * squares, {@code y += a·x}, softmax. Every loop is head/body/tail: full vectors, then one masked
+ * Vector primitives over rows of float arrays, shared by the kernels: dot product, sum of
+ * squares, {@code y += a·x}, one key or value row against the heads of a GQA group, softmax. Every loop is head/body/tail: full vectors, then one masked
  * vector for the rest (AVX-512 masks make that as cheap as a full vector).
  */
 final class Vec {
@@ -80,6 +80,54 @@ final class Vec {
         if (i < n) {
             VectorMask<Float> m = S.indexInRange(i, n);
             FloatVector.fromArray(S, x, xo + i, m).fma(va, FloatVector.fromArray(S, y, yo + i, m)).intoArray(y, yo + i, m);
+        }
+    }
+
+    /**
+     * One key against several queries (the heads of one GQA group):
+     * {@code p[po + h·ps] = scale · Σ_t q[qo + h·qs + t]·k[ko + t]} for h &lt; count, t &lt; d.
+     * With d ≤ 4L the key is loaded once into four registers for all the heads.
+     */
+    static void dots(float[] q, int qo, int qs, int count, float[] k, int ko, int d, float scale, float[] p, int po, int ps) {
+        if (d > 4 * L) {
+            for (int h = 0; h < count; h++) p[po + h * ps] = scale * dot(q, qo + h * qs, k, ko, d);
+            return;
+        }
+        VectorMask<Float> m0 = S.indexInRange(0, d), m1 = S.indexInRange(L, d);
+        VectorMask<Float> m2 = S.indexInRange(2 * L, d), m3 = S.indexInRange(3 * L, d);
+        FloatVector k0 = FloatVector.fromArray(S, k, ko, m0), k1 = FloatVector.fromArray(S, k, ko + L, m1);
+        FloatVector k2 = FloatVector.fromArray(S, k, ko + 2 * L, m2), k3 = FloatVector.fromArray(S, k, ko + 3 * L, m3);
+        for (int h = 0; h < count; h++) {
+            int r = qo + h * qs;
+            FloatVector acc = FloatVector.fromArray(S, q, r, m0).mul(k0);
+            acc = FloatVector.fromArray(S, q, r + L, m1).fma(k1, acc);
+            acc = FloatVector.fromArray(S, q, r + 2 * L, m2).fma(k2, acc);
+            acc = FloatVector.fromArray(S, q, r + 3 * L, m3).fma(k3, acc);
+            p[po + h * ps] = scale * acc.reduceLanes(VectorOperators.ADD);
+        }
+    }
+
+    /**
+     * One value row into several outputs (the heads of one GQA group):
+     * {@code out[oo + h·os + t] += p[po + h·ps] · v[vo + t]} for h &lt; count, t &lt; d.
+     * With d ≤ 4L the value row is loaded once into four registers for all the heads.
+     */
+    static void axpys(float[] p, int po, int ps, int count, float[] v, int vo, int d, float[] out, int oo, int os) {
+        if (d > 4 * L) {
+            for (int h = 0; h < count; h++) axpy(p[po + h * ps], v, vo, out, oo + h * os, d);
+            return;
+        }
+        VectorMask<Float> m0 = S.indexInRange(0, d), m1 = S.indexInRange(L, d);
+        VectorMask<Float> m2 = S.indexInRange(2 * L, d), m3 = S.indexInRange(3 * L, d);
+        FloatVector v0 = FloatVector.fromArray(S, v, vo, m0), v1 = FloatVector.fromArray(S, v, vo + L, m1);
+        FloatVector v2 = FloatVector.fromArray(S, v, vo + 2 * L, m2), v3 = FloatVector.fromArray(S, v, vo + 3 * L, m3);
+        for (int h = 0; h < count; h++) {
+            FloatVector ph = FloatVector.broadcast(S, p[po + h * ps]);
+            int r = oo + h * os;
+            v0.fma(ph, FloatVector.fromArray(S, out, r, m0)).intoArray(out, r, m0);
+            v1.fma(ph, FloatVector.fromArray(S, out, r + L, m1)).intoArray(out, r + L, m1);
+            v2.fma(ph, FloatVector.fromArray(S, out, r + 2 * L, m2)).intoArray(out, r + 2 * L, m2);
+            v3.fma(ph, FloatVector.fromArray(S, out, r + 3 * L, m3)).intoArray(out, r + 3 * L, m3);
         }
     }
 
