@@ -103,7 +103,7 @@ final class Vec {
             acc = FloatVector.fromArray(S, q, r + L, m1).fma(k1, acc);
             acc = FloatVector.fromArray(S, q, r + 2 * L, m2).fma(k2, acc);
             acc = FloatVector.fromArray(S, q, r + 3 * L, m3).fma(k3, acc);
-            p[po + h * ps] = scale * acc.reduceLanes(VectorOperators.ADD);
+            p[po + h * ps] = scale * sumLanes(acc);
         }
     }
 
