@@ -27,7 +27,9 @@ import java.util.zip.GZIPInputStream;
  * so files larger than memory work and every error names {@code path:line}.
  *
  * <p>Blank lines of a JSONL file are skipped (they are not records); anything else that is not a
- * JSON object is an error.
+ * JSON object is an error. With a {@link BadRecords} in SKIP mode, a JSONL line that is not valid
+ * JSON (or not an object) is reported there and reading goes on with the next line; a syntax error
+ * inside a JSON array ends the file (nothing after it can be read reliably) and always throws.
  */
 public final class DatasetReader {
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -43,8 +45,13 @@ public final class DatasetReader {
     private DatasetReader() {
     }
 
-    /** Calls {@code sink} for every record of {@code file}, in file order. */
+    /** Calls {@code sink} for every record of {@code file}, in file order; the first bad line throws. */
     public static void forEach(Path file, Consumer<RawRecord> sink) {
+        forEach(file, sink, new BadRecords(BadRecords.Policy.FAIL));
+    }
+
+    /** As {@link #forEach(Path, Consumer)}, sending unreadable lines to {@code bad} (which may throw). */
+    public static void forEach(Path file, Consumer<RawRecord> sink, BadRecords bad) {
         String p = file.toString();
         if (!Files.isRegularFile(file)) {
             throw new InvalidDataException(p, 0, null, "no such file (hint: --data takes a .jsonl, .json or .gz file)");
@@ -55,8 +62,8 @@ public final class DatasetReader {
         try (InputStream raw = Files.newInputStream(file);
              InputStream in = gz ? new GZIPInputStream(raw, 1 << 16) : raw;
              Reader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
-            if (base.endsWith(".json") && !startsWithBrace(file, gz)) readArray(p, r, sink);
-            else readLines(p, (BufferedReader) r, sink);
+            if (base.endsWith(".json") && !startsWithBrace(file, gz)) readArray(p, r, sink, bad);
+            else readLines(p, (BufferedReader) r, sink, bad);
         } catch (IOException e) {
             throw new InvalidDataException(p, 0, null, "cannot read: " + e.getMessage());
         }
@@ -79,7 +86,7 @@ public final class DatasetReader {
         }
     }
 
-    private static void readLines(String path, BufferedReader r, Consumer<RawRecord> sink) throws IOException {
+    private static void readLines(String path, BufferedReader r, Consumer<RawRecord> sink, BadRecords bad) throws IOException {
         String line;
         long n = 0;
         while ((line = r.readLine()) != null) {
@@ -90,18 +97,20 @@ public final class DatasetReader {
             try {
                 node = MAPPER.readTree(line);
             } catch (JsonProcessingException e) {
-                throw new InvalidDataException(path, n, null, "invalid JSON: " + e.getOriginalMessage()
-                        + " (hint: a JSONL file holds one JSON object per line)");
+                bad.report(new InvalidDataException(path, n, null, "invalid JSON: " + e.getOriginalMessage()
+                        + " (hint: a JSONL file holds one JSON object per line)"));
+                continue;
             }
             if (node == null || !node.isObject()) {
-                throw new InvalidDataException(path, n, null, "expected a JSON object, got "
-                        + (node == null ? "nothing" : node.getNodeType().toString().toLowerCase()));
+                bad.report(new InvalidDataException(path, n, null, "expected a JSON object, got "
+                        + (node == null ? "nothing" : node.getNodeType().toString().toLowerCase())));
+                continue;
             }
             sink.accept(new RawRecord(path, n, node));
         }
     }
 
-    private static void readArray(String path, Reader r, Consumer<RawRecord> sink) throws IOException {
+    private static void readArray(String path, Reader r, Consumer<RawRecord> sink, BadRecords bad) throws IOException {
         JsonFactory f = MAPPER.getFactory();
         try (JsonParser p = f.createParser(r)) {
             JsonToken t = p.nextToken();
@@ -112,7 +121,10 @@ public final class DatasetReader {
             while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
                 long line = p.currentLocation().getLineNr();
                 if (t != JsonToken.START_OBJECT) {
-                    throw new InvalidDataException(path, line, null, "expected a JSON object in the array, got " + t);
+                    bad.report(new InvalidDataException(path, line, null, "expected a JSON object in the array, got "
+                            + t));
+                    p.skipChildren();
+                    continue;
                 }
                 JsonNode node = MAPPER.readTree(p);
                 sink.accept(new RawRecord(path, line, node));
