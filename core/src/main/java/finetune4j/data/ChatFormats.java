@@ -40,33 +40,33 @@ final class ChatFormats {
     /** OpenAI-style messages from the array at {@code key}. */
     static List<ChatMessage> messages(DatasetReader.RawRecord r, String key) {
         JsonNode arr = r.json().get(key);
-        if (arr == null || arr.isNull()) throw new InvalidDataException(r.path(), r.line(), key, "is missing (expected a list of messages)");
+        if (arr == null || arr.isNull()) throw r.error(key, "is missing (expected a list of messages)");
         if (!arr.isArray()) {
-            throw new InvalidDataException(r.path(), r.line(), key, "expected a list of {\"role\", \"content\"} messages, got "
+            throw r.error(key, "expected a list of {\"role\", \"content\"} messages, got "
                     + arr.getNodeType().toString().toLowerCase());
         }
         List<ChatMessage> out = new ArrayList<>(arr.size());
         for (int i = 0; i < arr.size(); i++) {
             String at = key + "[" + i + "]";
             JsonNode m = arr.get(i);
-            if (!m.isObject()) throw new InvalidDataException(r.path(), r.line(), at, "expected a message object, got " + m.getNodeType().toString().toLowerCase());
+            if (!m.isObject()) throw r.error(at, "expected a message object, got " + m.getNodeType().toString().toLowerCase());
             JsonNode role = m.get("role");
-            if (role == null || !role.isTextual()) throw new InvalidDataException(r.path(), r.line(), at + ".role", "is missing (expected a string)");
+            if (role == null || !role.isTextual()) throw r.error(at + ".role", "is missing (expected a string)");
             String rl = role.asText().equals("function") ? "tool" : role.asText();
             if (!ROLES.contains(rl)) {
-                throw new InvalidDataException(r.path(), r.line(), at + ".role", "expected one of " + sorted(ROLES) + ", got '" + role.asText() + "'");
+                throw r.error(at + ".role", "expected one of " + sorted(ROLES) + ", got '" + role.asText() + "'");
             }
             @SuppressWarnings("unchecked")
             Map<String, Object> fields = JSON.convertValue(m, LinkedHashMap.class);
             fields.put("role", rl);
             JsonNode content = m.get("content");
             if (content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
-                throw new InvalidDataException(r.path(), r.line(), at + ".content", "expected a string, a list of content parts or null, got "
+                throw r.error(at + ".content", "expected a string, a list of content parts or null, got "
                         + content.getNodeType().toString().toLowerCase());
             }
             if (m.has("tool_calls") && !m.get("tool_calls").isNull()) fields.put("tool_calls", toolCalls(r, m.get("tool_calls"), at + ".tool_calls"));
             if (rl.equals("assistant") && isBlank(content) && !(fields.get("tool_calls") instanceof List<?> l && !l.isEmpty())) {
-                throw new InvalidDataException(r.path(), r.line(), at + ".content", "empty assistant turn (no content and no tool_calls)");
+                throw r.error(at + ".content", "empty assistant turn (no content and no tool_calls)");
             }
             out.add(message(r, fields, at));
         }
@@ -77,7 +77,7 @@ final class ChatFormats {
     static List<ChatMessage> shareGpt(DatasetReader.RawRecord r) {
         JsonNode arr = r.json().get("conversations");
         if (arr == null || !arr.isArray()) {
-            throw new InvalidDataException(r.path(), r.line(), "conversations", "expected a list of {\"from\", \"value\"} turns, got "
+            throw r.error("conversations", "expected a list of {\"from\", \"value\"} turns, got "
                     + (arr == null ? "nothing" : arr.getNodeType().toString().toLowerCase()));
         }
         List<ChatMessage> out = new ArrayList<>(arr.size() + 1);
@@ -86,20 +86,20 @@ final class ChatFormats {
         for (int i = 0; i < arr.size(); i++) {
             String at = "conversations[" + i + "]";
             JsonNode t = arr.get(i);
-            if (!t.isObject()) throw new InvalidDataException(r.path(), r.line(), at, "expected a turn object, got " + t.getNodeType().toString().toLowerCase());
+            if (!t.isObject()) throw r.error(at, "expected a turn object, got " + t.getNodeType().toString().toLowerCase());
             String roleKey = t.has("from") ? "from" : "role", valueKey = t.has("value") ? "value" : "content";
             JsonNode from = t.get(roleKey);
             if (from == null || !from.isTextual()) {
-                throw new InvalidDataException(r.path(), r.line(), at + ".from", "is missing (expected \"from\" or \"role\" naming the speaker)");
+                throw r.error(at + ".from", "is missing (expected \"from\" or \"role\" naming the speaker)");
             }
             String role = SHAREGPT_ROLES.get(from.asText().toLowerCase(java.util.Locale.ROOT));
             if (role == null) {
-                throw new InvalidDataException(r.path(), r.line(), at + "." + roleKey, "expected one of " + sorted(SHAREGPT_ROLES.keySet())
+                throw r.error(at + "." + roleKey, "expected one of " + sorted(SHAREGPT_ROLES.keySet())
                         + ", got '" + from.asText() + "'");
             }
             JsonNode v = t.get(valueKey);
             if (v == null || !v.isTextual()) {
-                throw new InvalidDataException(r.path(), r.line(), at + "." + valueKey, v == null ? "is missing (expected a string)"
+                throw r.error(at + "." + valueKey, v == null ? "is missing (expected a string)"
                         : "expected a string, got " + v.getNodeType().toString().toLowerCase());
             }
             Map<String, Object> fields = new LinkedHashMap<>();
@@ -109,7 +109,7 @@ final class ChatFormats {
                 fields.put("tool_calls", List.of(functionCall(r, v.asText(), at + "." + valueKey)));
             } else {
                 if (role.equals("assistant") && v.asText().isBlank()) {
-                    throw new InvalidDataException(r.path(), r.line(), at + "." + valueKey, "empty assistant turn");
+                    throw r.error(at + "." + valueKey, "empty assistant turn");
                 }
                 fields.put("content", v.asText());
             }
@@ -129,15 +129,15 @@ final class ChatFormats {
             try {
                 v = JSON.readTree(v.asText());
             } catch (JsonProcessingException e) {
-                throw new InvalidDataException(r.path(), r.line(), key, "is a string but not valid JSON: " + e.getOriginalMessage());
+                throw r.error(key, "is a string but not valid JSON: " + e.getOriginalMessage());
             }
         }
-        if (!v.isArray()) throw new InvalidDataException(r.path(), r.line(), key, "expected a list of tool definitions, got " + v.getNodeType().toString().toLowerCase());
+        if (!v.isArray()) throw r.error(key, "expected a list of tool definitions, got " + v.getNodeType().toString().toLowerCase());
         if (v.isEmpty()) return null;
         List<Object> out = new ArrayList<>(v.size());
         for (int i = 0; i < v.size(); i++) {
             JsonNode t = v.get(i);
-            if (!t.isObject()) throw new InvalidDataException(r.path(), r.line(), key + "[" + i + "]", "expected a tool definition object");
+            if (!t.isObject()) throw r.error(key + "[" + i + "]", "expected a tool definition object");
             Object def = JSON.convertValue(t, Object.class);
             if (!t.has("type") && t.has("name")) {
                 Map<String, Object> wrapped = new LinkedHashMap<>();
@@ -156,11 +156,11 @@ final class ChatFormats {
         try {
             call = JSON.readTree(value);
         } catch (JsonProcessingException e) {
-            throw new InvalidDataException(r.path(), r.line(), field, "a function_call value must be JSON {\"name\", \"arguments\"}: "
+            throw r.error(field, "a function_call value must be JSON {\"name\", \"arguments\"}: "
                     + e.getOriginalMessage());
         }
         if (call == null || !call.isObject() || !call.path("name").isTextual()) {
-            throw new InvalidDataException(r.path(), r.line(), field, "a function_call value must be JSON {\"name\": string, \"arguments\": ...}");
+            throw r.error(field, "a function_call value must be JSON {\"name\": string, \"arguments\": ...}");
         }
         Map<String, Object> function = new LinkedHashMap<>();
         function.put("name", call.get("name").asText());
@@ -173,13 +173,13 @@ final class ChatFormats {
 
     /** OpenAI tool_calls, checked, with string arguments holding JSON objects turned into objects. */
     private static List<Object> toolCalls(DatasetReader.RawRecord r, JsonNode calls, String field) {
-        if (!calls.isArray()) throw new InvalidDataException(r.path(), r.line(), field, "expected a list of tool calls");
+        if (!calls.isArray()) throw r.error(field, "expected a list of tool calls");
         List<Object> out = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
             JsonNode c = calls.get(i);
             JsonNode fn = c.get("function");
             if (!c.isObject() || fn == null || !fn.isObject() || !fn.path("name").isTextual()) {
-                throw new InvalidDataException(r.path(), r.line(), field + "[" + i + "]", "expected {\"type\": \"function\", \"function\": {\"name\": ..., \"arguments\": ...}}");
+                throw r.error(field + "[" + i + "]", "expected {\"type\": \"function\", \"function\": {\"name\": ..., \"arguments\": ...}}");
             }
             @SuppressWarnings("unchecked")
             Map<String, Object> call = JSON.convertValue(c, LinkedHashMap.class);
@@ -211,7 +211,7 @@ final class ChatFormats {
         try {
             return ChatMessage.fromMap(fields);
         } catch (InvalidDataException e) {
-            throw new InvalidDataException(r.path(), r.line(), at + "." + e.field(), e.getMessage().replaceFirst("^.*?: field '[^']*': ", ""));
+            throw r.error(at + "." + e.field(), e.getMessage().replaceFirst("^.*?: field '[^']*': ", ""));
         }
     }
 

@@ -34,11 +34,33 @@ import java.util.zip.GZIPInputStream;
 public final class DatasetReader {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
-    /** One record: the JSON object and where it came from. */
-    public record RawRecord(String path, long line, JsonNode json) {
-        /** {@code path:line}. */
+    /**
+     * One record: the JSON object and where it came from.
+     *
+     * @param line  1-based line where the record starts
+     * @param index 0-based position in a JSON array, or −1 for a JSON Lines record (a one-line JSON
+     *              array holds every record on line 1: the index tells them apart)
+     */
+    public record RawRecord(String path, long line, int index, JsonNode json) {
+        /** A JSON Lines record. */
+        public RawRecord(String path, long line, JsonNode json) {
+            this(path, line, -1, json);
+        }
+
+        /** {@code path:line}, or {@code path:line[index]} for a record of a JSON array. */
         public String source() {
-            return path + ":" + line;
+            return path + ":" + line + (index >= 0 ? "[" + index + "]" : "");
+        }
+
+        /** The same place with other JSON. */
+        public RawRecord withJson(JsonNode other) {
+            return new RawRecord(path, line, index, other);
+        }
+
+        /** A bad-record error at this record; in a JSON array the field path starts with {@code [index]}. */
+        public InvalidDataException error(String field, String reason) {
+            String f = index < 0 ? field : field == null || field.isEmpty() ? "[" + index + "]" : "[" + index + "]." + field;
+            return new InvalidDataException(path, line, f, reason);
         }
     }
 
@@ -118,16 +140,16 @@ public final class DatasetReader {
                 throw new InvalidDataException(path, p.currentLocation().getLineNr(), null,
                         "expected a JSON array of records (or JSON Lines), got " + t);
             }
+            int index = 0;
             while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
                 long line = p.currentLocation().getLineNr();
                 if (t != JsonToken.START_OBJECT) {
-                    bad.report(new InvalidDataException(path, line, null, "expected a JSON object in the array, got "
-                            + t));
+                    bad.report(new RawRecord(path, line, index++, null).error(null, "expected a JSON object in the array, got " + t));
                     p.skipChildren();
                     continue;
                 }
                 JsonNode node = MAPPER.readTree(p);
-                sink.accept(new RawRecord(path, line, node));
+                sink.accept(new RawRecord(path, line, index++, node));
             }
         } catch (JsonProcessingException e) {
             long line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();

@@ -42,10 +42,11 @@ final class OasstFormat {
         final String id, parentId, role, text, lang;
         final boolean deleted, synthetic;
         final Integer rank;
-        final long line;
+        final DatasetReader.RawRecord where;        // the record (its json dropped)
         final List<Node> replies = new ArrayList<>();
 
-        Node(String id, String parentId, String role, String text, String lang, boolean deleted, boolean synthetic, Integer rank, long line) {
+        Node(String id, String parentId, String role, String text, String lang, boolean deleted, boolean synthetic, Integer rank,
+             DatasetReader.RawRecord where) {
             this.id = id;
             this.parentId = parentId;
             this.role = role;
@@ -54,7 +55,7 @@ final class OasstFormat {
             this.deleted = deleted;
             this.synthetic = synthetic;
             this.rank = rank;
-            this.line = line;
+            this.where = where;
         }
     }
 
@@ -78,7 +79,7 @@ final class OasstFormat {
             rowsPath = r.path();
             rows.add(n);
         } else {
-            throw new InvalidDataException(r.path(), r.line(), null, "not an OpenAssistant record: expected an exported tree"
+            throw r.error(null, "not an OpenAssistant record: expected an exported tree"
                     + " {\"prompt\": {...}}, a message with \"replies\", or a message row with \"message_id\"; found keys " + RecordParser.keys(j));
         }
     }
@@ -93,7 +94,7 @@ final class OasstFormat {
         List<Node> kept = new ArrayList<>();
         for (Node n : all) {
             if (byId.containsKey(n.id)) {
-                bad.report(new InvalidDataException(path, n.line, "message_id", "'" + n.id + "' already appeared at line " + byId.get(n.id).line));
+                bad.report(n.where.error("message_id", "'" + n.id + "' already appeared at " + byId.get(n.id).where.source()));
                 continue;
             }
             byId.put(n.id, n);
@@ -105,7 +106,7 @@ final class OasstFormat {
             if (n.parentId == null) roots.add(n);
             else if (!byId.containsKey(n.parentId)) {
                 orphans.add(n.id);
-                bad.report(new InvalidDataException(path, n.line, "parent_id", "orphan: no message has message_id '" + n.parentId
+                bad.report(n.where.error("parent_id", "orphan: no message has message_id '" + n.parentId
                         + "' (hint: the file must hold whole trees)"));
             } else byId.get(n.parentId).replies.add(n);
         }
@@ -131,14 +132,13 @@ final class OasstFormat {
                     reported.add(chain.get(i).id);
                 }
                 cycle.add(cur.id);
-                bad.report(new InvalidDataException(path, cur.line, "parent_id", "cycle of parent links: " + String.join(" → ", cycle)));
+                bad.report(cur.where.error("parent_id", "cycle of parent links: " + String.join(" → ", cycle)));
             }
         }
         for (Node root : roots) {
-            DatasetReader.RawRecord where = new DatasetReader.RawRecord(path, root.line, null);
             try {
-                check(where, root, "", new HashSet<>());
-                tree(where, root, out);
+                check(root);
+                tree(root.where, root, out);
             } catch (InvalidDataException e) {
                 bad.report(e);
             }
@@ -150,37 +150,37 @@ final class OasstFormat {
         for (Node c : n.replies) mark(c, reachable);
     }
 
-    /** Checks roles and ids down an assembled flat tree (nested trees are checked while parsed). */
-    private void check(DatasetReader.RawRecord r, Node n, String field, Set<String> ids) {
+    /** Checks roles down an assembled flat tree (nested trees are checked while parsed). */
+    private void check(Node n) {
         for (Node c : n.replies) {
             if (c.role.equals(n.role)) {
-                throw new InvalidDataException(r.path(), c.line, "role", "a reply to a " + n.role + " message must be "
+                throw c.where.error("role", "a reply to a " + n.role + " message must be "
                         + (n.role.equals("prompter") ? "an assistant" : "a prompter") + " message, got '" + c.role + "' (message " + c.id + ")");
             }
-            check(r, c, field, ids);
+            check(c);
         }
     }
 
     /** A nested node and its replies, checked. */
     private Node node(DatasetReader.RawRecord r, JsonNode j, String field, Node parent, Set<String> ids) {
-        if (!j.isObject()) throw new InvalidDataException(r.path(), r.line(), field.isEmpty() ? null : field, "expected a message object");
+        if (!j.isObject()) throw r.error(field.isEmpty() ? null : field, "expected a message object");
         Node n = fields(r, j, field);
         if (!ids.add(n.id)) {
-            throw new InvalidDataException(r.path(), r.line(), dot(field, "message_id"), "cycle: message '" + n.id + "' appears twice in the tree");
+            throw r.error(dot(field, "message_id"), "cycle: message '" + n.id + "' appears twice in the tree");
         }
         if (parent != null) {
             if (n.parentId != null && !n.parentId.equals(parent.id)) {
-                throw new InvalidDataException(r.path(), r.line(), dot(field, "parent_id"), "'" + n.parentId + "' is not the id of the message"
+                throw r.error(dot(field, "parent_id"), "'" + n.parentId + "' is not the id of the message"
                         + " it replies to ('" + parent.id + "')");
             }
             if (n.role.equals(parent.role)) {
-                throw new InvalidDataException(r.path(), r.line(), dot(field, "role"), "a reply to a " + parent.role + " message must be "
+                throw r.error(dot(field, "role"), "a reply to a " + parent.role + " message must be "
                         + (parent.role.equals("prompter") ? "an assistant" : "a prompter") + " message, got '" + n.role + "'");
             }
         }
         JsonNode replies = j.get("replies");
         if (replies != null && !replies.isNull()) {
-            if (!replies.isArray()) throw new InvalidDataException(r.path(), r.line(), dot(field, "replies"), "expected a list of messages");
+            if (!replies.isArray()) throw r.error(dot(field, "replies"), "expected a list of messages");
             for (int i = 0; i < replies.size(); i++) n.replies.add(node(r, replies.get(i), dot(field, "replies[" + i + "]"), n, ids));
         }
         return n;
@@ -191,15 +191,16 @@ final class OasstFormat {
         String parent = RecordParser.string(r, j, "parent_id", dot(field, "parent_id"), false);
         String role = RecordParser.string(r, j, "role", dot(field, "role"), true);
         if (!role.equals("prompter") && !role.equals("assistant")) {
-            throw new InvalidDataException(r.path(), r.line(), dot(field, "role"), "expected 'prompter' or 'assistant', got '" + role + "'");
+            throw r.error(dot(field, "role"), "expected 'prompter' or 'assistant', got '" + role + "'");
         }
         String text = RecordParser.string(r, j, "text", dot(field, "text"), true);
         if (role.equals("assistant") && text.isBlank()) {
-            throw new InvalidDataException(r.path(), r.line(), dot(field, "text"), "empty assistant turn");
+            throw r.error(dot(field, "text"), "empty assistant turn");
         }
         String lang = j.path("lang").isTextual() ? j.get("lang").asText() : null;
         Integer rank = j.path("rank").isNumber() ? j.get("rank").intValue() : null;
-        return new Node(id, parent, role, text, lang, j.path("deleted").asBoolean(false), j.path("synthetic").asBoolean(false), rank, r.line());
+        return new Node(id, parent, role, text, lang, j.path("deleted").asBoolean(false), j.path("synthetic").asBoolean(false), rank,
+                r.withJson(null));
     }
 
     private static String dot(String field, String key) {
@@ -209,7 +210,7 @@ final class OasstFormat {
     /** The threads of one tree. */
     private void tree(DatasetReader.RawRecord r, Node root, Consumer<Example> out) {
         if (!root.role.equals("prompter")) {
-            throw new InvalidDataException(r.path(), r.line(), "role", "a tree must start with a prompter message, got '" + root.role + "'");
+            throw r.error("role", "a tree must start with a prompter message, got '" + root.role + "'");
         }
         filtered += filteredSize(root);
         if (!keep(root)) return;
@@ -232,7 +233,7 @@ final class OasstFormat {
             List<ChatMessage> messages = new ArrayList<>();
             for (Node n : threads.get(k)) messages.add(ChatMessage.of(n.role.equals("prompter") ? "user" : "assistant", n.text));
             String source = r.source() + (options.allThreads() && threads.size() > 1 ? "#" + (k + 1) : "");
-            out.accept(RecordParser.conversation(r.path(), r.line(), source, DataFormat.OASST, messages, null, -1, null));
+            out.accept(RecordParser.conversation(r, source, DataFormat.OASST, messages, null, -1, null));
         }
     }
 

@@ -57,7 +57,7 @@ final class RecordParser {
     /** Parses one record, sending its examples (none, one, or several OpenAssistant threads) to {@code out}. */
     void parse(DatasetReader.RawRecord r, Consumer<Example> out) {
         JsonNode json = rename(r.json());
-        DatasetReader.RawRecord rec = json == r.json() ? r : new DatasetReader.RawRecord(r.path(), r.line(), json);
+        DatasetReader.RawRecord rec = json == r.json() ? r : r.withJson(json);
         DataFormat f = options.format() != null ? options.format() : detect(rec);
         switch (f) {
             case TEXT, COMPLETION -> out.accept(simple(rec, f));
@@ -94,12 +94,12 @@ final class RecordParser {
         if (j.has("instruction")) {
             if (j.has("output")) return DataFormat.ALPACA;
             if (j.has("response") || j.has("context")) return DataFormat.DOLLY;
-            throw new InvalidDataException(r.path(), r.line(), "output", "is missing: a record with 'instruction' needs"
+            throw r.error("output", "is missing: a record with 'instruction' needs"
                     + " 'output' (Alpaca) or 'response' (Dolly); found keys " + keys(j));
         }
         if (j.has("prompt") || j.has("completion")) return DataFormat.COMPLETION;
         if (j.has("text")) return DataFormat.TEXT;
-        throw new InvalidDataException(r.path(), r.line(), null, "record matches no known format: expected one of"
+        throw r.error(null, "record matches no known format: expected one of"
                 + " {\"messages\"}, {\"conversations\"}, {\"instruction\", \"output\"}, {\"instruction\", \"context\", \"response\"},"
                 + " {\"prompt\", \"completion\"}, {\"text\"} or an OpenAssistant tree/row, found keys " + keys(j)
                 + " (hint: rename keys with --map old=new, or force one with --format)");
@@ -115,13 +115,13 @@ final class RecordParser {
             all.addAll(completion);
             return finish(r, DataFormat.COMPLETION, all, ChatFormats.tools(r), prompt.size());
         }
-        if (f == DataFormat.TEXT && !j.has("text")) throw new InvalidDataException(r.path(), r.line(), "text", "is missing (expected a string)");
+        if (f == DataFormat.TEXT && !j.has("text")) throw r.error("text", "is missing (expected a string)");
         Example e = SimpleFormats.parse(r);
         if (e instanceof Example.Text t && t.text().isEmpty()) {
-            throw new InvalidDataException(r.path(), r.line(), "text", "is empty: nothing to train on");
+            throw r.error("text", "is empty: nothing to train on");
         }
         if (f == DataFormat.COMPLETION && !(e instanceof Example.PromptCompletion)) {
-            throw new InvalidDataException(r.path(), r.line(), "completion", "is missing (expected a string)");
+            throw r.error("completion", "is missing (expected a string)");
         }
         return e;
     }
@@ -131,8 +131,8 @@ final class RecordParser {
         String instruction = string(r, r.json(), "instruction", "instruction", true);
         String input = string(r, r.json(), inputKey, inputKey, false);
         String answer = string(r, r.json(), answerKey, answerKey, true);
-        if (instruction.isBlank()) throw new InvalidDataException(r.path(), r.line(), "instruction", "is empty");
-        if (answer.isBlank()) throw new InvalidDataException(r.path(), r.line(), answerKey, "is empty: an empty assistant turn trains nothing");
+        if (instruction.isBlank()) throw r.error("instruction", "is empty");
+        if (answer.isBlank()) throw r.error(answerKey, "is empty: an empty assistant turn trains nothing");
         Map<String, Object> user = new LinkedHashMap<>();
         user.put("role", "user");
         user.put("content", input == null || input.isEmpty() ? instruction : instruction + "\n\n" + input);
@@ -148,10 +148,10 @@ final class RecordParser {
 
     /** Common checks and the trailing-turn trim of a conversation. */
     Example finish(DatasetReader.RawRecord r, DataFormat f, List<ChatMessage> messages, List<Object> tools, int promptMessages) {
-        return conversation(r.path(), r.line(), r.source(), f, messages, tools, promptMessages, this);
+        return conversation(r, r.source(), f, messages, tools, promptMessages, this);
     }
 
-    static Example.Conversation conversation(String path, long line, String source, DataFormat f, List<ChatMessage> messages,
+    static Example.Conversation conversation(DatasetReader.RawRecord r, String source, DataFormat f, List<ChatMessage> messages,
                                              List<Object> tools, int promptMessages, RecordParser counter) {
         List<ChatMessage> m = new ArrayList<>(messages);
         if (promptMessages < 0) {
@@ -162,7 +162,7 @@ final class RecordParser {
         boolean any = false;
         for (ChatMessage c : m) any |= c.role().equals("assistant");
         if (!any) {
-            throw new InvalidDataException(path, line, null, "no assistant turn: nothing to train on (roles "
+            throw r.error(null, "no assistant turn: nothing to train on (roles "
                     + messages.stream().map(ChatMessage::role).toList() + ")");
         }
         return new Example.Conversation(source, f, m, tools, promptMessages);
@@ -172,11 +172,11 @@ final class RecordParser {
     static String string(DatasetReader.RawRecord r, JsonNode obj, String key, String field, boolean required) {
         JsonNode v = obj.get(key);
         if (v == null || v.isNull()) {
-            if (required) throw new InvalidDataException(r.path(), r.line(), field, "is missing (expected a string)");
+            if (required) throw r.error(field, "is missing (expected a string)");
             return null;
         }
         if (!v.isTextual()) {
-            throw new InvalidDataException(r.path(), r.line(), field, "expected a string, got " + v.getNodeType().toString().toLowerCase());
+            throw r.error(field, "expected a string, got " + v.getNodeType().toString().toLowerCase());
         }
         return v.asText();
     }

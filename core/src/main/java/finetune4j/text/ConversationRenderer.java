@@ -19,7 +19,7 @@ import java.util.Map;
  *       the marked spans, as transformers' {@code return_assistant_tokens_mask} uses them.</li>
  *   <li>Otherwise by rendering prefixes: for assistant message i, {@code P = render(messages[:i],
  *       add_generation_prompt=True)} and {@code F = render(messages[:i+1])}; the turn is
- *       {@code F[len(P):]} with trailing whitespace removed. So the span holds the assistant's text
+ *       {@code F[len(P):]} with trailing ASCII whitespace (space, tab, CR, LF, FF, VT) removed. So the span holds the assistant's text
  *       and whatever the template writes after it up to the next turn (its end-of-turn token:
  *       {@code <|im_end|>}, {@code <|eot_id|>}, {@code </s>}), but not the header the generation
  *       prompt already wrote ({@code <|im_start|>assistant\n}) nor the newline between turns. This
@@ -187,9 +187,10 @@ public final class ConversationRenderer {
         return m.fields().get("weight") instanceof Number n && n.doubleValue() == 0;
     }
 
+    /** The end of {@code s} without trailing ASCII whitespace (space, \t, \n, \r, \f, \v), not before {@code from}. */
     private static int trimmedEnd(String s, int from) {
         int end = s.length();
-        while (end > from && Character.isWhitespace(s.charAt(end - 1))) end--;
+        while (end > from && " \t\n\r\f\u000B".indexOf(s.charAt(end - 1)) >= 0) end--;
         return end;
     }
 }
