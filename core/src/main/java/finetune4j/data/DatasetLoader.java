@@ -62,8 +62,7 @@ public final class DatasetLoader {
             byFormat.merge(e.format(), 1L, Long::sum);
             sink.accept(e);
         };
-        DatasetReader.forEach(file, r -> {
-            records++;
+        records += DatasetReader.forEach(file, r -> {
             try {
                 parser.parse(r, counting);
             } catch (InvalidDataException e) {

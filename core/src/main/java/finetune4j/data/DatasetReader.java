@@ -72,8 +72,12 @@ public final class DatasetReader {
         forEach(file, sink, new BadRecords(BadRecords.Policy.FAIL));
     }
 
-    /** As {@link #forEach(Path, Consumer)}, sending unreadable lines to {@code bad} (which may throw). */
-    public static void forEach(Path file, Consumer<RawRecord> sink, BadRecords bad) {
+    /**
+     * As {@link #forEach(Path, Consumer)}, sending unreadable lines to {@code bad} (which may throw).
+     *
+     * @return the records met (non-blank lines or array elements), readable or not
+     */
+    public static long forEach(Path file, Consumer<RawRecord> sink, BadRecords bad) {
         String p = file.toString();
         if (!Files.isRegularFile(file)) {
             throw new InvalidDataException(p, 0, null, "no such file (hint: --data takes a .jsonl, .json or .gz file)");
@@ -84,8 +88,7 @@ public final class DatasetReader {
         try (InputStream raw = Files.newInputStream(file);
              InputStream in = gz ? new GZIPInputStream(raw, 1 << 16) : raw;
              Reader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
-            if (base.endsWith(".json") && !startsWithBrace(file, gz)) readArray(p, r, sink, bad);
-            else readLines(p, (BufferedReader) r, sink, bad);
+            return base.endsWith(".json") && !startsWithBrace(file, gz) ? readArray(p, r, sink, bad) : readLines(p, (BufferedReader) r, sink, bad);
         } catch (IOException e) {
             throw new InvalidDataException(p, 0, null, "cannot read: " + e.getMessage());
         }
@@ -108,13 +111,14 @@ public final class DatasetReader {
         }
     }
 
-    private static void readLines(String path, BufferedReader r, Consumer<RawRecord> sink, BadRecords bad) throws IOException {
+    private static long readLines(String path, BufferedReader r, Consumer<RawRecord> sink, BadRecords bad) throws IOException {
         String line;
-        long n = 0;
+        long n = 0, records = 0;
         while ((line = r.readLine()) != null) {
             n++;
             if (n == 1 && !line.isEmpty() && line.charAt(0) == '\uFEFF') line = line.substring(1);
             if (line.isBlank()) continue;
+            records++;
             JsonNode node;
             try {
                 node = MAPPER.readTree(line);
@@ -130,9 +134,10 @@ public final class DatasetReader {
             }
             sink.accept(new RawRecord(path, n, node));
         }
+        return records;
     }
 
-    private static void readArray(String path, Reader r, Consumer<RawRecord> sink, BadRecords bad) throws IOException {
+    private static long readArray(String path, Reader r, Consumer<RawRecord> sink, BadRecords bad) throws IOException {
         JsonFactory f = MAPPER.getFactory();
         try (JsonParser p = f.createParser(r)) {
             JsonToken t = p.nextToken();
@@ -151,6 +156,7 @@ public final class DatasetReader {
                 JsonNode node = MAPPER.readTree(p);
                 sink.accept(new RawRecord(path, line, index++, node));
             }
+            return index;
         } catch (JsonProcessingException e) {
             long line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
             throw new InvalidDataException(path, line, null, "invalid JSON: " + e.getOriginalMessage());
