@@ -63,7 +63,8 @@ public final class ConversationRenderer {
      * Renders {@code messages} (with {@code tools}, null for none) and finds the spans trained under {@code mode}.
      *
      * @param source          the example's {@code path:line}, named in errors
-     * @param completionStart first message of the completion (for {@link TrainOn#COMPLETION})
+     * @param completionStart first message of the completion (for {@link TrainOn#COMPLETION}); −1: the
+     *                        final run of assistant messages
      * @throws InvalidDataException when the conversation cannot be rendered or masked
      */
     public Rendered render(String source, List<ChatMessage> messages, List<?> tools, int completionStart, TrainOn mode) {
@@ -76,7 +77,12 @@ public final class ConversationRenderer {
                 return new Rendered(text, spans, "all");
             }
             case COMPLETION -> {
-                String p = prefix(source, messages, tools, completionStart, text);
+                int k = completionStart;
+                if (k < 0) {
+                    k = messages.size();
+                    while (k > 0 && messages.get(k - 1).role().equals("assistant")) k--;
+                }
+                String p = prefix(source, messages, tools, k, text);
                 int end = trimmedEnd(text, p.length());
                 if (end <= p.length()) throw new InvalidDataException(source, 0, null, "the completion renders as no text: nothing to train on");
                 spans.add(new Span(p.length(), end));
