@@ -436,68 +436,65 @@ def encode(tok, specials, source, add_special, ex, mode, eos_id):
         n = len(tok(ex["prompt"], add_special_tokens=True)["input_ids"])
         return ids, [0] * min(n, len(ids)) + [1] * max(0, len(ids) - n)
     msgs, tools = ex["messages"], ex["tools"]
-    try:
-        text = render(source, specials, msgs, tools, False)
-        names_rendered(ex, text)
-        enc = tok(text, add_special_tokens=add_special, return_offsets_mapping=True)
-        ids, offsets = enc["input_ids"], enc["offset_mapping"]
-        if mode == "all":
-            return ids, [1] * len(ids)
+    text = render(source, specials, msgs, tools, False)
+    names_rendered(ex, text)
+    enc = tok(text, add_special_tokens=add_special, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    if mode == "all":
+        return ids, [1] * len(ids)
 
-        def prefix(k):
-            p = render(source, specials, msgs[:k], tools, True)
-            if not text.startswith(p):
+    def prefix(k):
+        p = render(source, specials, msgs[:k], tools, True)
+        if not text.startswith(p):
+            raise Bad("not prefix-stable")
+        return p
+
+    if mode == "completion":
+        k = ex["prompt_messages"]
+        if k < 0:
+            k = len(msgs)
+            while k > 0 and msgs[k - 1]["role"] == "assistant":
+                k -= 1
+        p = prefix(k)
+        end = trimmed_end(text, len(p))
+        if end <= len(p):
+            raise Bad("empty completion")
+        mask = overlap_mask(offsets, [(len(p), end)])
+    elif re.search(r"\{%-?\s*generation\s*-?%\}", source):
+        gtext, gen = render(source, specials, msgs, tools, False, spans=True)
+        assert gtext == text
+        if not gen:
+            raise Bad("no generation span")
+        assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+        weights_apply = len(gen) == len(assistants)
+        kept = [sp for k, sp in enumerate(gen)
+                if (mode == "assistant" or k == len(gen) - 1) and not (weights_apply and msgs[assistants[k]].get("weight") == 0)]
+        if not kept:
+            raise Bad("nothing trained")
+        mask = hf_rule(enc, kept)
+        if mode == "assistant" and len(kept) == len(gen):
+            real = tok.apply_chat_template(msgs, tools=tools, chat_template=source, tokenize=True, return_dict=True,
+                                           return_assistant_tokens_mask=True, **{k: v for k, v in specials.items()
+                                                                                 if k not in tok.special_tokens_map})
+            assert real["input_ids"] == ids and list(real["assistant_masks"]) == mask, "HF mask differs from its rule"
+    else:
+        assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+        wanted = assistants if mode == "assistant" else assistants[-1:]
+        spans = []
+        for i in wanted:
+            if msgs[i].get("weight") == 0:
+                continue
+            p = prefix(i)
+            f = text if i == len(msgs) - 1 else render(source, specials, msgs[:i + 1], tools, False)
+            if not f.startswith(p) or not text.startswith(f):
                 raise Bad("not prefix-stable")
-            return p
-
-        if mode == "completion":
-            k = ex["prompt_messages"]
-            if k < 0:
-                k = len(msgs)
-                while k > 0 and msgs[k - 1]["role"] == "assistant":
-                    k -= 1
-            p = prefix(k)
-            end = trimmed_end(text, len(p))
+            end = trimmed_end(f, len(p))
             if end <= len(p):
-                raise Bad("empty completion")
-            mask = overlap_mask(offsets, [(len(p), end)])
-        elif re.search(r"\{%-?\s*generation\s*-?%\}", source):
-            gtext, gen = render(source, specials, msgs, tools, False, spans=True)
-            assert gtext == text
-            if not gen:
-                raise Bad("no generation span")
-            assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
-            weights_apply = len(gen) == len(assistants)
-            kept = [sp for k, sp in enumerate(gen)
-                    if (mode == "assistant" or k == len(gen) - 1) and not (weights_apply and msgs[assistants[k]].get("weight") == 0)]
-            if not kept:
-                raise Bad("nothing trained")
-            mask = hf_rule(enc, kept)
-            if mode == "assistant" and len(kept) == len(gen):
-                real = tok.apply_chat_template(msgs, tools=tools, chat_template=source, tokenize=True, return_dict=True,
-                                               return_assistant_tokens_mask=True, **{k: v for k, v in specials.items()
-                                                                                     if k not in tok.special_tokens_map})
-                assert real["input_ids"] == ids and list(real["assistant_masks"]) == mask, "HF mask differs from its rule"
-        else:
-            assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
-            wanted = assistants if mode == "assistant" else assistants[-1:]
-            spans = []
-            for i in wanted:
-                if msgs[i].get("weight") == 0:
-                    continue
-                p = prefix(i)
-                f = text if i == len(msgs) - 1 else render(source, specials, msgs[:i + 1], tools, False)
-                if not f.startswith(p) or not text.startswith(f):
-                    raise Bad("not prefix-stable")
-                end = trimmed_end(f, len(p))
-                if end <= len(p):
-                    raise Bad("empty assistant turn")
-                spans.append((len(p), end))
-            if not spans:
-                raise Bad("nothing trained")
-            mask = overlap_mask(offsets, spans)
-    except Bad:
-        raise
+                raise Bad("empty assistant turn")
+            spans.append((len(p), end))
+        if not spans:
+            raise Bad("nothing trained")
+        mask = overlap_mask(offsets, spans)
     if sum(mask[1:]) == 0:
         raise Bad("no trained token")
     return ids, mask
