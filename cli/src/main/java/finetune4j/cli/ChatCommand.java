@@ -41,6 +41,9 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     GenerateCommand.SamplingOptions sampling = new GenerateCommand.SamplingOptions();
 
+    @Mixin
+    AdapterOptions adapters = new AdapterOptions();
+
     @Option(names = "--system", paramLabel = "TEXT", description = "A system message starting the conversation.")
     String system;
 
@@ -52,6 +55,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+            adapters.attach(m, spec);
             GenerationParams params = sampling.params(m, ChatSupport.chatEos(dir, tok, m));
             Generator g = new Generator(m);
             List<ChatMessage> history = new ArrayList<>();

@@ -37,6 +37,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling = new SamplingOptions();
 
+    @Mixin
+    AdapterOptions adapters = new AdapterOptions();
+
     @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The prompt.")
     String prompt;
 
@@ -52,6 +55,7 @@ final class GenerateCommand implements Callable<Integer> {
         Path dir = model.resolve();
         Tokenizer tok = Tokenizer.load(dir);
         try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+            adapters.attach(m, spec);
             int[] promptIds = chat ? ChatSupport.encodeChat(dir, tok, List.of(ChatSupport.user(prompt)))
                     : tok.encode(prompt, true);
             GenerationParams params = sampling.params(m, chat ? ChatSupport.chatEos(dir, tok, m) : null);

@@ -79,10 +79,50 @@ public final class SyntheticStories {
             case 1 -> s.add(friend + " said, \"Look at the " + animal + "!\"");
             default -> s.add("The " + animal + " was hungry, so " + name + " gave it some " + food + ".");
         }
+        switch (rng.nextInt(4)) {                          // dialogue: questions and answers in the story's own words
+            case 0 -> {
+                s.add(friend + " asked, \"What do you have, " + name + "?\"");
+                s.add("\"I have " + article(color) + " " + color + " " + object + ",\" said " + name + ".");
+            }
+            case 1 -> s.add("\"Where did the " + animal + " go?\" asked " + name + ".");
+            case 2 -> s.add("\"Who wants to play?\" asked " + friend + ".");
+            default -> {
+            }
+        }
         if (rng.nextBoolean()) s.add("They ate " + article(food) + " " + food + " together.");
         s.add("At the end of the day, " + name + " felt " + feeling + ".");
+        if (rng.nextInt(3) == 0) {
+            s.add("\"What did you see today?\" asked Mom.");
+            s.add("\"I saw " + article(animal) + " " + animal + " at the " + place + "!\" said " + name + ".");
+        }
         if (rng.nextInt(4) == 0) s.add("The end.");
         return new Story(String.join(" ", s), new Facts(name, friend, object, color, place, animal, food, feeling));
+    }
+
+    /** A question about a story and its one-word answer. */
+    public record Question(String story, String question, String answer) {
+    }
+
+    /**
+     * A question about {@code s} whose answer is a fact the story states: the object the kid had,
+     * the animal they saw, the friend who came along, or the place they went (chosen at random).
+     */
+    public Question question(Story s) {
+        Facts f = s.facts();
+        return switch (rng.nextInt(4)) {
+            case 0 -> new Question(s.text(), "What did " + f.name() + " have?", f.object());
+            case 1 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
+            case 2 -> new Question(s.text(), "Who went with " + f.name() + "?", f.friend());
+            default -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
+        };
+    }
+
+    /** {@code n} stories, each with one question (the demo's instruction task). */
+    public static java.util.List<Question> questions(long seed, int n) {
+        SyntheticStories g = new SyntheticStories(seed);
+        java.util.List<Question> out = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(g.question(g.next()));
+        return out;
     }
 
     /** A corpus of {@code n} stories separated by blank lines. */

@@ -7,8 +7,10 @@ package finetune4j.model;
  *
  * <p>Two layouts:
  * <ul>
- *   <li>{@link #forTraining}: one set of buffers per layer, all kept after the forward pass (the
- *       backward pass reads them), attention probabilities included, logits for every position.</li>
+ *   <li>{@link #forTraining}: one set of buffers per layer, all kept after the forward pass,
+ *       attention probabilities included, logits for every position — for inspecting every
+ *       layer's activations. (Training itself uses {@link TrainingBuffers}, which keeps only what
+ *       the backward pass needs and never holds (BT, V) logits.)</li>
  *   <li>{@link #forInference}: one set of layer buffers shared by all layers (the arrays of the
  *       per-layer views are the same object), the residual stream updated in place, no
  *       attention probabilities; logits for every position or for one row per sequence.</li>
@@ -90,7 +92,7 @@ public final class Activations {
         return out;
     }
 
-    /** Per-layer buffers kept for backward, attention probabilities, logits (BT, V). */
+    /** Per-layer buffers all kept, attention probabilities, logits (BT, V): every activation for inspection. */
     public static Activations forTraining(ModelConfig config, int b, int t) {
         return new Activations(config, b, t, true, true);
     }

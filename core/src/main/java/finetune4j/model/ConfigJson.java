@@ -188,15 +188,7 @@ final class ConfigJson {
             pp.indentArraysWith(indenter);
             String text = MAPPER.copy().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
                     .writer(pp).writeValueAsString(plain instanceof Map<?, ?> ? plain : node) + "\n";
-            Path dir = path.toAbsolutePath().getParent();
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, path.getFileName().toString(), ".tmp");
-            try {
-                Files.writeString(tmp, text);
-                Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            finetune4j.internal.AtomicFiles.writeString(path, text);
         } catch (IOException e) {
             throw new Finetune4jException(path + ": cannot write: " + e.getMessage(), e);
         }

@@ -2,12 +2,15 @@ package finetune4j.model;
 
 /**
  * The parameters of one {@code LlamaDecoderLayer}: two RMSNorm weights (FP32) and seven linear
- * slots. Slots are replaceable (adapters wrap them); norms are fixed.
+ * slots. Slots are replaceable (adapters wrap them); norms are updated in place when trainable
+ * (their gradients then live beside them).
  */
 final class DecoderLayer {
     final int index;
     final float[] inputNorm;          // (C) model.layers.{i}.input_layernorm.weight
     final float[] postAttentionNorm;  // (C) model.layers.{i}.post_attention_layernorm.weight
+    float[] dInputNorm;               // (C) its gradient when trainable, else null
+    float[] dPostAttentionNorm;       // (C) its gradient when trainable, else null
     LinearSlot q;     // (H·D, C)   self_attn.q_proj
     LinearSlot k;     // (KVH·D, C) self_attn.k_proj
     LinearSlot v;     // (KVH·D, C) self_attn.v_proj

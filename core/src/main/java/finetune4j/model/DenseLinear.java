@@ -6,7 +6,9 @@ import finetune4j.engine.tensor.Weight;
 /**
  * A frozen dense {@code nn.Linear}: weight {@code (N, K)} in its stored dtype (F32/BF16/F16,
  * usually memory-mapped), optional FP32 bias {@code (N)}; products in FP32 through
- * {@link Kernels#linear}.
+ * {@link Kernels#linear}. Its backward pass only propagates to the input
+ * ({@link Kernels#linearBackward}): a frozen base never produces weight gradients
+ * ({@link TrainableLinear} is the slot for full fine-tuning).
  */
 public final class DenseLinear implements LinearSlot {
     private final String name;
@@ -75,5 +77,11 @@ public final class DenseLinear implements LinearSlot {
     @Override
     public long weightBytes() {
         return weight.data().byteSize() + (bias == null ? 0 : 4L * bias.length);
+    }
+
+    /** {@code dx (+)= dy · W}; no parameter gradients (the weight is frozen). */
+    @Override
+    public void backward(float[] dx, int dxOff, boolean accumulate, float[] dy, int dyOff, float[] x, int xOff, int m) {
+        if (dx != null) kernels.linearBackward(dx, dxOff, dy, dyOff, weight, m, accumulate);
     }
 }

@@ -1,16 +1,27 @@
 package finetune4j.model;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import finetune4j.ConfigException;
 import finetune4j.Finetune4jException;
 import finetune4j.ModelFormatException;
 import finetune4j.engine.kernels.KernelSelector;
+import finetune4j.engine.io.SafetensorsWriter;
 import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.NamedParam;
 import finetune4j.engine.tensor.Weight;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * A Llama-family decoder ({@code LlamaForCausalLM}, {@code MistralForCausalLM},
@@ -50,16 +61,22 @@ public final class LlamaModel implements AutoCloseable {
         ALL
     }
 
-    private final ModelConfig config;
+    final ModelConfig config;
     private final GenerationConfig generationConfig;
-    private final Kernels kernels;
-    private final Weight embedTokens;        // (V, C) model.embed_tokens.weight, stored dtype
-    private final DecoderLayer[] layers;     // [L]
-    private final float[] norm;              // (C) model.norm.weight
-    private LinearSlot lmHead;               // (V, C) lm_head (the embedding when tied)
-    private final Rope rope;
+    final Kernels kernels;
+    Weight embedTokens;                      // (V, C) model.embed_tokens.weight, stored dtype (FP32 heap when trainable)
+    final DecoderLayer[] layers;             // [L]
+    final float[] norm;                      // (C) model.norm.weight
+    LinearSlot lmHead;                       // (V, C) lm_head (the embedding when tied)
+    final Rope rope;
     private final AutoCloseable resource;    // the mapped files, or null
-    private final float eps;
+    final float eps;
+    final DType baseDType;                   // stored dtype of model.embed_tokens.weight as loaded
+    Path sourceDir;                          // the directory loaded from (config and tokenizer files), or null
+
+    // full fine-tuning state (null while frozen)
+    NamedParam embedParam;                   // (V, C) model.embed_tokens.weight, FP32, with its gradient
+    float[] normGrad;                        // (C) gradient of model.norm.weight
 
     private LlamaModel(ModelConfig config, GenerationConfig generationConfig, Kernels kernels, Weight embedTokens,
                        DecoderLayer[] layers, float[] norm, LinearSlot lmHead, AutoCloseable resource) {
@@ -73,6 +90,7 @@ public final class LlamaModel implements AutoCloseable {
         this.resource = resource;
         this.rope = new Rope(config);
         this.eps = (float) config.rmsNormEps();
+        this.baseDType = embedTokens.dtype();
     }
 
     /**
@@ -93,7 +111,9 @@ public final class LlamaModel implements AutoCloseable {
         GenerationConfig gen = GenerationConfig.load(dir);
         SafetensorsSource src = SafetensorsSource.open(dir);
         try {
-            return build(config, gen, src, kernels, src);
+            LlamaModel m = build(config, gen, src, kernels, src);
+            m.sourceDir = dir;
+            return m;
         } catch (RuntimeException e) {
             src.close();
             throw e;
@@ -320,6 +340,317 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ training
+
+    /**
+     * One training step's forward and backward pass over a batch of B sequences of T positions
+     * (right-padded; padding must carry label −100), into preallocated buffers (no allocation).
+     *
+     * <p>Labels follow transformers' {@code LlamaForCausalLM(input_ids, labels=labels)}: {@code labels}
+     * is aligned with {@code ids} (usually a copy of them with −100 where no loss is wanted) and is
+     * shifted here: the logits at position i are scored against {@code labels[i + 1]}, the last
+     * position of each sequence has no target. The returned loss is the SUM of the cross-entropy
+     * over the target tokens ({@link #countTargets} of them); the gradients accumulated
+     * ({@code +=}) into every trainable parameter's {@link NamedParam#grad()} are those of
+     * {@code lossScale × sum}. With {@code lossScale = 1 / N}, N the targets of all micro-batches
+     * of an optimizer step, the accumulated gradient is that of the token-weighted mean loss
+     * (transformers' loss is the mean over one batch: {@code lossScale = 1 / countTargets(labels)}).
+     *
+     * @param a         buffers allocated for at least B × T
+     * @param ids       (B, T) token ids, row-major
+     * @param labels    (B, T) target ids aligned with {@code ids}, −100 = no loss
+     * @param lossScale factor applied to d(sum of losses)
+     * @return the summed cross-entropy over target tokens (0 when there are none)
+     * @throws Finetune4jException for an id or label outside the vocabulary, or T beyond the model's context
+     */
+    public double forwardBackward(TrainingBuffers a, int[] ids, int[] labels, int b, int t, float lossScale) {
+        return TrainingPass.run(this, a, ids, labels, b, t, lossScale, true);
+    }
+
+    /**
+     * The summed cross-entropy of {@link #forwardBackward} without the backward pass (evaluation);
+     * the mean loss is this divided by {@link #countTargets}.
+     */
+    public double forwardLoss(TrainingBuffers a, int[] ids, int[] labels, int b, int t) {
+        return TrainingPass.run(this, a, ids, labels, b, t, 0f, false);
+    }
+
+    /** Target tokens of a (B, T) label batch after the causal shift: labels ≠ −100 at positions 1..T−1. */
+    public static int countTargets(int[] labels, int b, int t) {
+        int n = 0;
+        for (int s = 0; s < b; s++) {
+            for (int i = 1; i < t; i++) if (labels[s * t + i] != Kernels.IGNORE_INDEX) n++;
+        }
+        return n;
+    }
+
+    /** Row {@code id} of the embedding as FP32 into {@code dst[off .. off + C)}. */
+    void embeddingRow(int id, float[] dst, int off) {
+        float[] heap = embedTokens.heapArray();
+        int c = embedTokens.cols();
+        if (heap != null) System.arraycopy(heap, id * c, dst, off, c);
+        else embedTokens.rowToFloat(id, dst, off);
+    }
+
+    /**
+     * The names of every parameter, as transformers' {@code named_parameters()} lists them:
+     * {@code model.embed_tokens.weight}; per layer the q/k/v/o projections, gate/up/down (weight,
+     * then bias where the architecture has one), {@code input_layernorm.weight},
+     * {@code post_attention_layernorm.weight}; {@code model.norm.weight}; {@code lm_head.weight}
+     * unless tied to the embedding.
+     */
+    public List<String> parameterNames() {
+        List<String> names = new ArrayList<>();
+        names.add(EMBED);
+        for (DecoderLayer l : layers) {
+            for (LinearSlot s : l.slots()) {
+                names.add(s.name() + ".weight");
+                if (hasBias(s.name())) names.add(s.name() + ".bias");
+            }
+            names.add(prefix(l) + "input_layernorm.weight");
+            names.add(prefix(l) + "post_attention_layernorm.weight");
+        }
+        names.add("model.norm.weight");
+        if (!config.tieWordEmbeddings()) names.add("lm_head.weight");
+        return names;
+    }
+
+    private static final String EMBED = "model.embed_tokens.weight";
+
+    private static String prefix(DecoderLayer l) {
+        return "model.layers." + l.index + ".";
+    }
+
+    private boolean hasBias(String module) {
+        if (module.endsWith("q_proj") || module.endsWith("k_proj") || module.endsWith("v_proj")) return config.qkvBias();
+        if (module.endsWith("o_proj")) return config.oBias();
+        if (module.startsWith("model.layers.")) return config.mlpBias();
+        return false;
+    }
+
+    /**
+     * Full fine-tuning: every parameter whose name ({@link #parameterNames()}) matches one of
+     * {@code patterns} as a whole (a Java regex; a plain name matches itself) becomes trainable.
+     * Each pattern must match at least one name.
+     *
+     * @throws ConfigException naming a pattern that matches nothing, with the names that exist
+     * @see #makeTrainable(Predicate)
+     */
+    public List<NamedParam> makeTrainable(List<String> patterns) {
+        List<String> names = parameterNames();
+        List<Pattern> compiled = new ArrayList<>();
+        for (String p : patterns) {
+            Pattern re;
+            try {
+                re = Pattern.compile(p);
+            } catch (PatternSyntaxException e) {
+                throw new ConfigException("trainable parameter pattern", p, "a Java regular expression (" + e.getDescription() + ")");
+            }
+            if (names.stream().noneMatch(n -> re.matcher(n).matches())) {
+                throw new ConfigException("trainable parameter pattern", p, "a name or regex matching one of this model's "
+                        + names.size() + " parameters: " + describeNames()
+                        + (config.tieWordEmbeddings() ? " (lm_head is tied to model.embed_tokens.weight)" : ""));
+            }
+            compiled.add(re);
+        }
+        return makeTrainable(n -> compiled.stream().anyMatch(re -> re.matcher(n).matches()));
+    }
+
+    /** The parameter names with the layer index written {i}: one line's worth for error messages. */
+    private String describeNames() {
+        List<String> out = new ArrayList<>();
+        for (String n : parameterNames()) {
+            String g = n.replaceFirst("^model\\.layers\\.\\d+\\.", "model.layers.{i}.");
+            if (!out.contains(g)) out.add(g);
+        }
+        return String.join(", ", out) + " with i in [0, " + layers.length + ")";
+    }
+
+    /**
+     * Full fine-tuning: the parameters whose names {@code select} accepts become trainable FP32
+     * parameters with gradients (a copy of the stored weight; norms are already FP32 and are
+     * trained in place). A trainable tied embedding also serves as lm_head and receives the
+     * gradients of both uses. Parameters already trainable stay so. Call this before wrapping the
+     * selected layers with adapters.
+     *
+     * @return every trainable parameter of the model afterwards ({@link #trainableParameters()})
+     * @throws IllegalStateException when a selected linear weight sits in a slot that is no longer
+     *                               the plain base layer (already trainable, or wrapped by an adapter)
+     */
+    public List<NamedParam> makeTrainable(Predicate<String> select) {
+        int C = config.hiddenSize();
+        if (select.test(EMBED) && embedParam == null) {
+            if (config.tieWordEmbeddings() && !(lmHead instanceof DenseLinear)) {
+                throw new IllegalStateException("the tied lm_head is wrapped (" + lmHead.getClass().getSimpleName()
+                        + "): make model.embed_tokens.weight trainable before attaching adapters to lm_head");
+            }
+            float[] data = embedTokens.toFloatArray();
+            embedParam = new NamedParam(EMBED, new long[]{embedTokens.rows(), C}, data, new float[data.length]);
+            embedTokens = Weight.ofArray(EMBED, data, embedTokens.rows(), C);
+            if (config.tieWordEmbeddings()) lmHead = TrainableLinear.sharing(lmHead.name(), embedParam, kernels);
+        }
+        for (DecoderLayer l : layers) {
+            String p = prefix(l);
+            if (select.test(p + "input_layernorm.weight") && l.dInputNorm == null) l.dInputNorm = new float[C];
+            if (select.test(p + "post_attention_layernorm.weight") && l.dPostAttentionNorm == null) {
+                l.dPostAttentionNorm = new float[C];
+            }
+            for (LinearSlot s : l.slots()) {
+                LinearSlot t = trainableSlot(s, select);
+                if (t != s) l.replace(s.name(), t);
+            }
+        }
+        if (select.test("model.norm.weight") && normGrad == null) normGrad = new float[C];
+        if (!config.tieWordEmbeddings()) lmHead = trainableSlot(lmHead, select);
+        return trainableParameters();
+    }
+
+    private LinearSlot trainableSlot(LinearSlot s, Predicate<String> select) {
+        boolean w = select.test(s.name() + ".weight");
+        boolean b = hasBias(s.name()) && select.test(s.name() + ".bias");
+        if (!w && !b) return s;
+        if (s instanceof DenseLinear d) return TrainableLinear.of(d, w, b, kernels);
+        for (NamedParam p : s.trainableParameters()) {                      // already trainable as asked: keep
+            if (p.name().equals(s.name() + ".weight")) w = false;
+            if (p.name().equals(s.name() + ".bias")) b = false;
+        }
+        if (!w && !b) return s;
+        throw new IllegalStateException(s.name() + " is a " + s.getClass().getSimpleName() + ", not the plain base layer:"
+                + " select every full fine-tuning parameter of it in one makeTrainable call, before attaching adapters");
+    }
+
+    /**
+     * Every trainable parameter with its HF name and gradient, in {@code named_parameters()} order:
+     * the embedding, per layer the slots' parameters (full fine-tuning or adapters) and the norms,
+     * the final norm, lm_head's. A tied lm_head's weight is listed once, as the embedding.
+     * The optimizer updates {@code data()} in place; the model computes with it directly.
+     */
+    public List<NamedParam> trainableParameters() {
+        int C = config.hiddenSize();
+        List<NamedParam> out = new ArrayList<>();
+        if (embedParam != null) out.add(embedParam);
+        for (DecoderLayer l : layers) {
+            for (LinearSlot s : l.slots()) out.addAll(s.trainableParameters());
+            if (l.dInputNorm != null) out.add(new NamedParam(prefix(l) + "input_layernorm.weight", new long[]{C}, l.inputNorm, l.dInputNorm));
+            if (l.dPostAttentionNorm != null) {
+                out.add(new NamedParam(prefix(l) + "post_attention_layernorm.weight", new long[]{C}, l.postAttentionNorm,
+                        l.dPostAttentionNorm));
+            }
+        }
+        if (normGrad != null) out.add(new NamedParam("model.norm.weight", new long[]{C}, norm, normGrad));
+        out.addAll(lmHead.trainableParameters());
+        return out;
+    }
+
+    /** Sets the gradient of every trainable parameter to zero. */
+    public void zeroGradients() {
+        for (NamedParam p : trainableParameters()) Arrays.fill(p.grad(), 0f);
+    }
+
+    // ------------------------------------------------------------------ saving a full fine-tune
+
+    /** Shard size of {@link #saveModel(Path, DType)}: transformers' classic {@code max_shard_size="5GB"}. */
+    public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
+
+    /** Files copied from the source directory by {@link #saveModel}, when present. */
+    static final List<String> COPIED_FILES = List.of("generation_config.json", "tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
+            "chat_template.jinja");
+
+    /**
+     * Saves the model — trained values included — as a Hugging Face model directory: safetensors
+     * (sharded like {@code save_pretrained}, with {@code model.safetensors.index.json} when there is
+     * more than one shard), {@code config.json} (the loaded one's keys kept, {@code torch_dtype} set),
+     * and the tokenizer and generation files of the directory the model was loaded from.
+     * Parameters are written in {@code dtype}: F32, or BF16/F16 (rounded to nearest even);
+     * {@code null} keeps the base model's stored dtype. Frozen weights already in that dtype are
+     * copied from the mapped files; converting them (e.g. a BF16 base saved as F32) holds the
+     * converted tensors in memory until they are written. A tied lm_head is not written (transformers
+     * ties it again on load).
+     *
+     * @return the files written (weights, index, config, copied files)
+     * @throws IllegalStateException when a layer is wrapped by an adapter (merge it first)
+     * @throws IllegalArgumentException when {@code dir} is the directory the model was loaded from
+     * @throws Finetune4jException when a file cannot be written
+     */
+    public List<Path> saveModel(Path dir, DType dtype) {
+        return saveModel(dir, dtype, DEFAULT_SHARD_BYTES);
+    }
+
+    /** {@link #saveModel(Path, DType)} with an explicit shard size in bytes. */
+    public List<Path> saveModel(Path dir, DType dtype, long maxShardBytes) {
+        DType dt = dtype == null ? baseDType : dtype;
+        if (!dt.isComputeFloat()) throw new IllegalArgumentException("models are saved as F32, BF16 or F16, not " + dt);
+        try {
+            if (sourceDir != null && Files.exists(dir) && Files.isSameFile(dir, sourceDir)) {
+                throw new IllegalArgumentException("cannot save over the directory the model is loaded from (" + dir
+                        + "): its weights are memory-mapped; choose another directory");
+            }
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new Finetune4jException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        SafetensorsWriter w = SafetensorsWriter.create().metadata("format", "pt");
+        int C = config.hiddenSize();
+        if (embedParam != null) w.add(EMBED, dt, embedParam.shape(), embedParam.data());
+        else addMatrix(w, EMBED, embedTokens, dt);
+        for (DecoderLayer l : layers) {
+            for (LinearSlot s : l.slots()) addSlot(w, s, dt);
+            w.add(prefix(l) + "input_layernorm.weight", dt, new long[]{C}, l.inputNorm);
+            w.add(prefix(l) + "post_attention_layernorm.weight", dt, new long[]{C}, l.postAttentionNorm);
+        }
+        w.add("model.norm.weight", dt, new long[]{C}, norm);
+        if (!config.tieWordEmbeddings()) addSlot(w, lmHead, dt);
+        List<Path> written = new ArrayList<>(w.writeSharded(dir, maxShardBytes));
+
+        String torchName = switch (dt) {
+            case F32 -> "float32";
+            case BF16 -> "bfloat16";
+            default -> "float16";
+        };
+        ObjectNode base = sourceDir != null && Files.exists(sourceDir.resolve("config.json")) ? ModelConfig.rawJson(sourceDir) : null;
+        if (base != null && base.has("dtype")) base.put("dtype", torchName);   // transformers v5 writes "dtype"
+        config.withTorchDtype(torchName).write(dir, base);
+        written.add(dir.resolve("config.json"));
+        if (sourceDir != null) {
+            for (String f : COPIED_FILES) {
+                Path src = sourceDir.resolve(f);
+                if (Files.isRegularFile(src)) written.add(copyAtomically(src, dir.resolve(f)));
+            }
+        }
+        return written;
+    }
+
+    private void addSlot(SafetensorsWriter w, LinearSlot s, DType dt) {
+        Weight weight;
+        float[] bias;
+        if (s instanceof DenseLinear d) {
+            weight = d.weight();
+            bias = d.bias();
+        } else if (s instanceof TrainableLinear t) {
+            weight = t.weight();
+            bias = t.bias();
+        } else {
+            throw new IllegalStateException(s.name() + " is wrapped by " + s.getClass().getSimpleName()
+                    + ": merge the adapter into the base layer (or save the adapter) before saving a full model");
+        }
+        addMatrix(w, s.name() + ".weight", weight, dt);
+        if (bias != null) w.add(s.name() + ".bias", dt, new long[]{bias.length}, bias);
+    }
+
+    private static void addMatrix(SafetensorsWriter w, String name, Weight m, DType dt) {
+        long[] shape = {m.rows(), m.cols()};
+        float[] heap = m.heapArray();
+        if (heap != null) w.add(name, dt, shape, heap);                  // trainable FP32 values
+        else if (m.dtype() == dt) w.add(name, dt, shape, m.data());      // stored bytes, copied at write time
+        else w.add(name, dt, shape, m.toFloatArray());                   // converted (held until written)
+    }
+
+    private static Path copyAtomically(Path src, Path dst) {
+        finetune4j.internal.AtomicFiles.copy(src, dst);
+        return dst;
+    }
+
     // ------------------------------------------------------------------ the forward pass
 
     void checkContext(int positions, String what) {
@@ -360,7 +691,7 @@ public final class LlamaModel implements AutoCloseable {
                 throw new Finetune4jException("token id " + id + " at row " + (r / t) + ", position " + (r % t)
                         + " is outside the vocabulary [0, " + V + ")");
             }
-            embedTokens.rowToFloat(id, h0, r * C);
+            embeddingRow(id, h0, r * C);
             a.pos[r] = past + r % t;
         }
 

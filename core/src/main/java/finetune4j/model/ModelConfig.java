@@ -213,6 +213,13 @@ public record ModelConfig(String architecture, String modelType, int vocabSize, 
                 : "max_position_embeddings = " + maxPositionEmbeddings;
     }
 
+    /** This config with {@code torch_dtype} replaced (e.g. "float32" for a model saved in FP32). */
+    public ModelConfig withTorchDtype(String dtype) {
+        return new ModelConfig(architecture, modelType, vocabSize, hiddenSize, intermediateSize, numHiddenLayers,
+                numAttentionHeads, numKeyValueHeads, headDim, maxPositionEmbeddings, rmsNormEps, ropeTheta, ropeScaling,
+                qkvBias, oBias, mlpBias, tieWordEmbeddings, bosTokenId, eosTokenIds, dtype, slidingWindow);
+    }
+
     /** H / KVH: query heads per key/value head. */
     public int groupSize() {
         return numAttentionHeads / numKeyValueHeads;

@@ -136,4 +136,158 @@ public final class ScalarKernels implements Kernels {
         for (int i = 0; i < n; i++) sum += Math.exp(x[off + i] - max);
         for (int i = 0; i < n; i++) x[off + i] = (float) (Math.exp(x[off + i] - max) / sum);
     }
+
+    // ------------------------------------------------------------------ backward (training)
+
+    @Override
+    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+        int n = w.rows(), k = w.cols();
+        for (int i = 0; i < m; i++) {
+            for (int p = 0; p < k; p++) {
+                double acc = 0;
+                for (int j = 0; j < n; j++) acc += (double) dy[dyOff + i * n + j] * w.get(j, p);
+                int o = dxOff + i * k + p;
+                dx[o] = accumulate ? (float) (dx[o] + acc) : (float) acc;
+            }
+        }
+    }
+
+    @Override
+    public void rmsnormBackward(float[] dx, int dxOff, float[] dweight, float[] dout, int doutOff,
+                                float[] x, int xOff, float[] weight, float[] rstd, int rstdOff, int m, int c) {
+        for (int r = 0; r < m; r++) {
+            int xo = xOff + r * c, go = doutOff + r * c;
+            double s = rstd[rstdOff + r];
+            if (dx != null) {
+                double dot = 0;                                   // Σ_j (dout_j · w_j) · x_j
+                for (int i = 0; i < c; i++) dot += (double) dout[go + i] * weight[i] * x[xo + i];
+                double coeff = s * s * s * dot / c;
+                for (int i = 0; i < c; i++) {
+                    int o = dxOff + r * c + i;
+                    dx[o] = (float) (dx[o] + s * dout[go + i] * weight[i] - coeff * x[xo + i]);
+                }
+            }
+        }
+        if (dweight != null) {
+            for (int i = 0; i < c; i++) {
+                double acc = 0;
+                for (int r = 0; r < m; r++) acc += (double) dout[doutOff + r * c + i] * x[xOff + r * c + i] * rstd[rstdOff + r];
+                dweight[i] = (float) (dweight[i] + acc);
+            }
+        }
+    }
+
+    @Override
+    public void ropeBackward(float[] dx, int dxOff, int m, int heads, int headDim, int[] pos, int posOff,
+                             float[] cos, float[] sin) {
+        int half = headDim / 2;
+        for (int r = 0; r < m; r++) {
+            int t = pos[posOff + r];
+            for (int h = 0; h < heads; h++) {
+                int base = dxOff + (r * heads + h) * headDim;
+                for (int i = 0; i < half; i++) {
+                    float co = cos[t * half + i], si = sin[t * half + i];
+                    float d0 = dx[base + i], d1 = dx[base + i + half];
+                    dx[base + i] = d0 * co + d1 * si;
+                    dx[base + i + half] = d1 * co - d0 * si;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void siluMulBackward(float[] dgate, int dgateOff, float[] dup, int dupOff, float[] dout, int doutOff,
+                                float[] gate, int gateOff, float[] up, int upOff, int n) {
+        for (int i = 0; i < n; i++) {
+            double g = gate[gateOff + i], u = up[upOff + i], d = dout[doutOff + i];
+            double sig = 1.0 / (1.0 + Math.exp(-g));
+            dup[dupOff + i] = (float) (d * g * sig);
+            dgate[dgateOff + i] = (float) (d * u * sig * (1.0 + g * (1.0 - sig)));
+        }
+    }
+
+    @Override
+    public void attentionBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                  float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                  float[] v, int vOff, float[] att, int attOff,
+                                  int b, int t, int heads, int kvHeads, int headDim) {
+        int group = heads / kvHeads, d = headDim;
+        int qStride = heads * d, kvStride = kvHeads * d;
+        double scale = 1.0 / Math.sqrt(d);
+        double[] dkAcc = new double[b * t * kvStride], dvAcc = new double[b * t * kvStride];
+        double[] dp = new double[t];
+        for (int s = 0; s < b; s++) {
+            for (int h = 0; h < heads; h++) {
+                int kvCol = (h / group) * d;
+                for (int i = 0; i < t; i++) {
+                    int qi = qOff + (s * t + i) * qStride + h * d, oi = doutOff + (s * t + i) * qStride + h * d;
+                    int pi = attOff + ((s * heads + h) * t + i) * t;
+                    double rowDot = 0;                                     // Σ_j P_ij · dP_ij
+                    for (int j = 0; j <= i; j++) {
+                        int vj = vOff + (s * t + j) * kvStride + kvCol;
+                        double acc = 0;
+                        for (int e = 0; e < d; e++) acc += (double) dout[oi + e] * v[vj + e];
+                        dp[j] = acc;
+                        rowDot += att[pi + j] * acc;
+                    }
+                    double[] dqi = new double[d];
+                    for (int j = 0; j <= i; j++) {
+                        double p = att[pi + j];
+                        double ds = p * (dp[j] - rowDot) * scale;          // dS_ij, with the score scale
+                        int kj = kOff + (s * t + j) * kvStride + kvCol, acc = (s * t + j) * kvStride + kvCol;
+                        for (int e = 0; e < d; e++) {
+                            dqi[e] += ds * k[kj + e];
+                            dkAcc[acc + e] += ds * q[qi + e];
+                            dvAcc[acc + e] += p * dout[oi + e];
+                        }
+                    }
+                    for (int e = 0; e < d; e++) dq[dqOff + (s * t + i) * qStride + h * d + e] = (float) dqi[e];
+                }
+            }
+        }
+        for (int i = 0; i < dkAcc.length; i++) {
+            dk[dkOff + i] = (float) dkAcc[i];
+            dv[dvOff + i] = (float) dvAcc[i];
+        }
+    }
+
+    @Override
+    public LossSum crossEntropy(float[] dlogits, int dlogitsOff, float[] logits, int logitsOff,
+                                int[] targets, int targetsOff, int m, int v, float dscale) {
+        double total = 0;
+        int count = 0;
+        for (int r = 0; r < m; r++) {
+            int target = targets[targetsOff + r], lo = logitsOff + r * v;
+            if (target == IGNORE_INDEX) {
+                if (dlogits != null) java.util.Arrays.fill(dlogits, dlogitsOff + r * v, dlogitsOff + (r + 1) * v, 0f);
+                continue;
+            }
+            if (target < 0 || target >= v) {
+                throw new IllegalArgumentException("crossEntropy: target " + target + " of row " + r
+                        + " is outside [0, " + v + ") and is not the ignore index " + IGNORE_INDEX);
+            }
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) max = Math.max(max, logits[lo + j]);
+            double sum = 0;
+            for (int j = 0; j < v; j++) sum += Math.exp(logits[lo + j] - max);
+            total += Math.log(sum) + max - logits[lo + target];
+            count++;
+            if (dlogits != null) {
+                int dOff = dlogitsOff + r * v;
+                for (int j = 0; j < v; j++) {
+                    double p = Math.exp(logits[lo + j] - max) / sum;
+                    dlogits[dOff + j] = (float) (dscale * (j == target ? p - 1.0 : p));
+                }
+            }
+        }
+        return new LossSum(total, count);
+    }
+
+    @Override
+    public void embeddingBackward(float[] dtable, float[] dout, int doutOff, int[] ids, int idsOff, int m, int c) {
+        for (int r = 0; r < m; r++) {
+            int row = ids[idsOff + r] * c;
+            for (int i = 0; i < c; i++) dtable[row + i] += dout[doutOff + r * c + i];
+        }
+    }
 }

@@ -62,6 +62,10 @@ public final class VectorKernels implements Kernels {
     @Override
     public void rmsnorm(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
                         float[] weight, int m, int c, float eps) {
+        Checks.matrix("x", x, xOff, m, c, c);
+        Checks.matrix("out", out, outOff, m, c, c);
+        Checks.matrix("weight", weight, 0, 1, c, c);
+        if (rstd != null) Checks.matrix("rstd", rstd, rstdOff, 1, m, m);
         rows(m, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xo = xOff + r * c, oo = outOff + r * c;
@@ -85,6 +89,10 @@ public final class VectorKernels implements Kernels {
     public void rope(float[] x, int xOff, int m, int heads, int headDim, int[] pos, int posOff,
                      float[] cos, float[] sin) {
         int half = headDim / 2;
+        Checks.matrix("x", x, xOff, m, heads * headDim, heads * headDim);
+        if (m > 0 && pos.length - posOff < m) {
+            throw new IllegalArgumentException("pos: " + m + " positions from offset " + posOff + ", the array has " + pos.length);
+        }
         rows(m, heads * headDim, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int t = pos[posOff + r] * half;
@@ -106,11 +114,14 @@ public final class VectorKernels implements Kernels {
 
     @Override
     public void siluMul(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
+        Checks.matrix("gate", gate, gateOff, 1, n, n);
+        Checks.matrix("up", up, upOff, 1, n, n);
+        Checks.matrix("out", out, outOff, 1, n, n);
         elements(n, (i0, i1) -> {
             for (int i = i0; i < i1; i += L) {
                 VectorMask<Float> m = S.indexInRange(i, i1);
                 FloatVector g = FloatVector.fromArray(S, gate, gateOff + i, m);
-                FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
+                FloatVector sig = Exp.exp(g.neg()).add(1f);
                 g.div(sig).mul(FloatVector.fromArray(S, up, upOff + i, m)).intoArray(out, outOff + i, m);
             }
         });
@@ -118,6 +129,9 @@ public final class VectorKernels implements Kernels {
 
     @Override
     public void add(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        Checks.matrix("a", a, aOff, 1, n, n);
+        Checks.matrix("b", b, bOff, 1, n, n);
+        Checks.matrix("out", out, outOff, 1, n, n);
         elements(n, (i0, i1) -> {
             for (int i = i0; i < i1; i += L) {
                 VectorMask<Float> m = S.indexInRange(i, i1);
@@ -132,11 +146,17 @@ public final class VectorKernels implements Kernels {
                           float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                           int tq, int tk, int past, int heads, int kvHeads, int headDim) {
         Checks.attention(tq, tk, past, heads, kvHeads, headDim);
+        Checks.matrix("q", q, qOff, tq, heads * headDim, heads * headDim);
+        Checks.matrix("k", k, kOff, past + tq, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("v", v, vOff, past + tq, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("out", out, outOff, tq, heads * headDim, heads * headDim);
+        if (att != null) Checks.matrix("att", att, attOff, heads * tq, tk, tk);
         Attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim);
     }
 
     @Override
     public void softmax(float[] x, int off, int n) {
+        Checks.matrix("x", x, off, 1, n, n);
         Vec.softmax(x, off, n);
     }
 
@@ -167,5 +187,73 @@ public final class VectorKernels implements Kernels {
         int chunks = 4 * KernelThreads.parallelism();
         int per = ((n + chunks - 1) / chunks + L - 1) / L * L;
         KernelThreads.run((n + per - 1) / per, ch -> task.run(ch * per, Math.min(n, ch * per + per)));
+    }
+
+    // ------------------------------------------------------------------ backward (training)
+
+    @Override
+    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+        int n = w.rows(), k = w.cols();
+        Checks.matrix("dy", dy, dyOff, m, n, n);
+        Checks.matrix("dx", dx, dxOff, m, k, k);
+        LinearBackward.backward(dx, dxOff, dy, dyOff, w, m, accumulate);
+    }
+
+    @Override
+    public void rmsnormBackward(float[] dx, int dxOff, float[] dweight, float[] dout, int doutOff,
+                                float[] x, int xOff, float[] weight, float[] rstd, int rstdOff, int m, int c) {
+        Checks.matrix("dout", dout, doutOff, m, c, c);
+        Checks.matrix("x", x, xOff, m, c, c);
+        if (dx != null) Checks.matrix("dx", dx, dxOff, m, c, c);
+        BackwardOps.rmsnormBackward(dx, dxOff, dweight, dout, doutOff, x, xOff, weight, rstd, rstdOff, m, c);
+    }
+
+    @Override
+    public void ropeBackward(float[] dx, int dxOff, int m, int heads, int headDim, int[] pos, int posOff,
+                             float[] cos, float[] sin) {
+        BackwardOps.ropeBackward(dx, dxOff, m, heads, headDim, pos, posOff, cos, sin);
+    }
+
+    @Override
+    public void siluMulBackward(float[] dgate, int dgateOff, float[] dup, int dupOff, float[] dout, int doutOff,
+                                float[] gate, int gateOff, float[] up, int upOff, int n) {
+        BackwardOps.siluMulBackward(dgate, dgateOff, dup, dupOff, dout, doutOff, gate, gateOff, up, upOff, n);
+    }
+
+    @Override
+    public void attentionBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                  float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,
+                                  float[] v, int vOff, float[] att, int attOff,
+                                  int b, int t, int heads, int kvHeads, int headDim) {
+        Checks.attention(t, t, 0, heads, kvHeads, headDim);
+        int bt = b * t;
+        Checks.matrix("dout", dout, doutOff, bt, heads * headDim, heads * headDim);
+        Checks.matrix("dq", dq, dqOff, bt, heads * headDim, heads * headDim);
+        Checks.matrix("dk", dk, dkOff, bt, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("dv", dv, dvOff, bt, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("att", att, attOff, b * heads * t, t, t);
+        AttentionBackward.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
+                att, attOff, b, t, heads, kvHeads, headDim);
+    }
+
+    @Override
+    public LossSum crossEntropy(float[] dlogits, int dlogitsOff, float[] logits, int logitsOff,
+                                int[] targets, int targetsOff, int m, int v, float dscale) {
+        Checks.matrix("logits", logits, logitsOff, m, v, v);
+        if (dlogits != null) Checks.matrix("dlogits", dlogits, dlogitsOff, m, v, v);
+        return BackwardOps.crossEntropy(dlogits, dlogitsOff, logits, logitsOff, targets, targetsOff, m, v, dscale);
+    }
+
+    @Override
+    public void embeddingBackward(float[] dtable, float[] dout, int doutOff, int[] ids, int idsOff, int m, int c) {
+        Checks.matrix("dout", dout, doutOff, m, c, c);
+        int rows = dtable.length / Math.max(1, c);
+        for (int r = 0; r < m; r++) {
+            int id = ids[idsOff + r];
+            if (id < 0 || id >= rows) {
+                throw new IllegalArgumentException("embeddingBackward: id " + id + " of row " + r + " is outside [0, " + rows + ")");
+            }
+        }
+        BackwardOps.embeddingBackward(dtable, dout, doutOff, ids, idsOff, m, c);
     }
 }

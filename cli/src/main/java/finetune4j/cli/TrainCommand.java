@@ -1,0 +1,235 @@
+package finetune4j.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import finetune4j.ConfigException;
+import finetune4j.FineTune;
+import finetune4j.data.Example;
+import finetune4j.model.LlamaModel;
+import finetune4j.peft.LoraConfig;
+import finetune4j.peft.PeftAdapter;
+import finetune4j.text.Tokenizer;
+import finetune4j.train.Checkpoint;
+import finetune4j.train.LrSchedule;
+import finetune4j.train.MetricsLog;
+import finetune4j.train.ProgressDisplay;
+import finetune4j.train.TrainConfig;
+import finetune4j.train.TrainListener;
+import finetune4j.train.TrainReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code train}: fine-tune a model on a dataset; the adapter lands in --output as a PEFT directory. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Fine-tune a model with LoRA, DoRA or full fine-tuning. The result lands in --output: a PEFT"
+                + " adapter (adapter_config.json + adapter_model.safetensors) or, for --method full, a Hugging Face model"
+                + " directory; plus metrics.jsonl, report.html and checkpoints. Settings may come from a YAML file"
+                + " (--config, keys named like the flags); flags override it.")
+final class TrainCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML file of settings (keys like the flags: lr, max-seq-len, ...).")
+    Path configFile;
+
+    @Mixin
+    ModelOption model = new ModelOption();
+
+    @Mixin
+    KernelsOption kernels = new KernelsOption();
+
+    @Option(names = "--data", required = true, paramLabel = "FILE",
+            description = "Training data: JSONL/JSON (.gz ok) with {\"text\"} or {\"prompt\", \"completion\"} records.")
+    Path data;
+
+    @Option(names = "--valid-data", paramLabel = "FILE", description = "Validation data (same formats).")
+    Path validData;
+
+    @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|full", description = "Method (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default: ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha; scaling = alpha/r (default: ${DEFAULT-VALUE}).")
+    double alpha;
+
+    @Option(names = "--dropout", defaultValue = "0.0", description = "LoRA dropout (default: ${DEFAULT-VALUE}).")
+    double dropout;
+
+    @Option(names = "--rslora", description = "rsLoRA scaling alpha/sqrt(r).")
+    boolean rslora;
+
+    @Option(names = "--target", split = ",", paramLabel = "MODULES",
+            description = "Target modules: names (q_proj,v_proj), 'all-linear', or a regex (re:...). Full fine-tuning:"
+                    + " regexes of parameter names (default: all). LoRA default: q_proj,v_proj.")
+    List<String> target;
+
+    @Option(names = "--lr", defaultValue = "2e-4", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "adamw|sgd", description = "Optimizer (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+
+    @Option(names = "--schedule", defaultValue = "constant", paramLabel = "constant|linear|cosine",
+            description = "LR schedule (with --warmup; default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--warmup", defaultValue = "0", description = "Warmup steps (or a fraction of the run when < 1; default: ${DEFAULT-VALUE}).")
+    double warmup;
+
+    @Option(names = "--weight-decay", defaultValue = "0.0", description = "Weight decay (biases and norms excluded; default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps (0: use --epochs).")
+    long steps;
+
+    @Option(names = "--epochs", defaultValue = "1", description = "Epochs when --steps is 0 (default: ${DEFAULT-VALUE}).")
+    double epochs;
+
+    @Option(names = "--batch-size", defaultValue = "4", description = "Sequences per micro-batch (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per step, token-weighted (default: ${DEFAULT-VALUE}).")
+    int gradAccum;
+
+    @Option(names = "--max-seq-len", defaultValue = "512", description = "Longer examples are cut (default: ${DEFAULT-VALUE}).")
+    int maxSeqLen;
+
+    @Option(names = "--grad-clip", defaultValue = "1.0", description = "Clip the global gradient norm; 0 disables (default: ${DEFAULT-VALUE}).")
+    double gradClip;
+
+    @Option(names = "--grad-checkpoint", description = "Gradient checkpointing: recompute each layer during backward.")
+    boolean gradCheckpoint;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of data order, init and dropout (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--no-shuffle", description = "Keep the file order.")
+    boolean noShuffle;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Output directory.")
+    Path output;
+
+    @Option(names = "--resume", paramLabel = "DIR", description = "Resume from a checkpoint directory (or an output directory: its latest checkpoint).")
+    Path resume;
+
+    @Option(names = "--init-adapter", paramLabel = "DIR",
+            description = "Start from an existing PEFT adapter; its config fixes method, rank, alpha and targets.")
+    Path initAdapter;
+
+    @Option(names = "--save-every", defaultValue = "0", description = "Checkpoint every N steps (default: none).")
+    long saveEvery;
+
+    @Option(names = "--eval-every", defaultValue = "0", description = "Validate every N steps (always at the end).")
+    long evalEvery;
+
+    @Option(names = "--keep-checkpoints", defaultValue = "3", description = "Checkpoints kept, newest first; 0 = all (default: ${DEFAULT-VALUE}).")
+    int keepCheckpoints;
+
+    @Option(names = "--json", description = "Print a final summary as one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (configFile != null) YamlDefaults.apply(spec, configFile);
+        String m = method.toLowerCase(Locale.ROOT);
+        if (!List.of("lora", "dora", "full").contains(m)) throw new ConfigException("--method", method, "lora, dora or full");
+        if (rank < 1 && initAdapter == null && !m.equals("full")) throw new ConfigException("--rank", rank, "an integer ≥ 1");
+        Path dir = model.resolve();
+        Tokenizer tok = Tokenizer.load(dir);
+        List<Example> trainEx = FineTune.readExamples(data);
+        List<Example> validEx = validData == null ? List.of() : FineTune.readExamples(validData);
+        PeftAdapter init = initAdapter == null ? null : PeftAdapter.load(initAdapter, w -> warn("init adapter: " + w));
+        Path resumeDir = resume == null ? null : resolveResume(resume);
+        TrainConfig cfg = TrainConfig.builder().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum)
+                .maxSeqLen(maxSeqLen).lr(lr).optimizer(optimizer).weightDecay(weightDecay)
+                .schedule(LrSchedule.Kind.parse(schedule)).warmup(warmup).gradClip(gradClip)
+                .gradientCheckpointing(gradCheckpoint).seed(seed).shuffle(!noShuffle).output(output)
+                .saveEvery(saveEvery).evalEvery(evalEvery).keepCheckpoints(keepCheckpoints).build();
+        PrintWriter err = spec.commandLine().getErr();
+        try (LlamaModel lm = LlamaModel.load(dir, kernels.get())) {
+            FineTune ft;
+            if (init != null) {
+                ft = FineTune.fromAdapter(lm, tok, init);
+            } else if (m.equals("full")) {
+                ft = FineTune.full(lm, tok, target == null ? List.of(".*") : target);
+            } else {
+                LoraConfig.Builder b = LoraConfig.builder().r(rank).loraAlpha(alpha).loraDropout(dropout)
+                        .useRslora(rslora).useDora(m.equals("dora")).baseModelNameOrPath(model.model)
+                        .taskType("CAUSAL_LM");
+                b.targetModules(targets(target));
+                ft = FineTune.lora(lm, tok, b.build());
+            }
+            ft.trainData(trainEx).validData(validEx).config(cfg).eosId(FineTune.eosId(dir, tok)).resume(resumeDir)
+                    .describe("model", model.model).describe("data", data.toString())
+                    .describe("lr", String.valueOf(lr)).describe("batch", batchSize + "×" + gradAccum)
+                    .describe("max_seq_len", String.valueOf(maxSeqLen)).describe("kernels", lm.kernels().name());
+            List<TrainListener> ls = new ArrayList<>();
+            MetricsLog metrics = resumeDir == null ? MetricsLog.create(output)
+                    : MetricsLog.resume(output, Checkpoint.load(resumeDir).state().step());
+            ls.add(metrics);
+            ls.add(ProgressDisplay.console());
+            ls.add(resumeDir == null ? new TrainReport(output.resolve(TrainReport.FILE))
+                    : new TrainReport(output.resolve(TrainReport.FILE), MetricsLog.read(metrics.file())));
+            FineTune.Result r;
+            try {
+                r = ft.run(TrainListener.of(ls));
+            } finally {
+                metrics.close();
+            }
+            err.println(r.summary());
+            err.println("saved " + (m.equals("full") && init == null ? "model" : "adapter") + " to " + output.toAbsolutePath()
+                    + " (report: " + output.resolve(TrainReport.FILE) + ")");
+            err.flush();
+            if (json) {
+                ObjectNode n = Json.object();
+                n.put("output", output.toAbsolutePath().toString());
+                n.put("method", init != null ? (init.config().useDora() ? "dora" : "lora") : m);
+                n.put("steps", r.training().end().step());
+                n.put("train_loss", r.training().finalTrainLoss());
+                if (!Double.isNaN(r.training().finalValLoss())) {
+                    n.put("val_loss", r.training().finalValLoss());
+                    n.put("val_perplexity", Math.exp(r.training().finalValLoss()));
+                }
+                n.put("tokens", r.training().tokensSeen());
+                n.put("seconds", r.training().end().elapsedS());
+                n.put("trainable_params", r.trainableParams());
+                n.put("all_params", r.allParams());
+                n.put("trainable_percent", r.trainablePercent());
+                Json.print(spec.commandLine().getOut(), n);
+            }
+        }
+        return 0;
+    }
+
+    static LoraConfig.Targets targets(List<String> target) {
+        if (target == null || target.isEmpty()) return new LoraConfig.Targets.Names(LoraConfig.LLAMA_DEFAULT_TARGETS);
+        return LoraConfig.Targets.parse(String.join(",", target));
+    }
+
+    private Path resolveResume(Path p) {
+        if (Files.isRegularFile(p.resolve(Checkpoint.STATE_FILE))) return p;
+        Path latest = Checkpoint.latest(p);
+        if (latest == null) {
+            throw new ConfigException("--resume", p.toString(), "a checkpoint directory (holding " + Checkpoint.STATE_FILE
+                    + ") or an output directory with checkpoint-N subdirectories");
+        }
+        return latest;
+    }
+
+    private void warn(String s) {
+        spec.commandLine().getErr().println("warning: " + s);
+        spec.commandLine().getErr().flush();
+    }
+}
