@@ -4,6 +4,7 @@ import finetune4j.ConfigException;
 import finetune4j.Finetune4jException;
 import finetune4j.InvalidDataException;
 import finetune4j.data.Example;
+import finetune4j.text.ChatMessage;
 import finetune4j.text.ChatTemplates;
 import finetune4j.text.ConversationRenderer;
 import finetune4j.text.TrainOn;
@@ -143,7 +144,9 @@ public final class ExampleTokenizer {
             throw new ConfigException(c.source() + " is a conversation (" + c.format().id() + "), which needs a chat template"
                     + " (hint: --template chatml, or a model with a chat template)");
         }
-        ConversationRenderer.Rendered r = renderer.render(c.source(), c.messages(), c.tools(), c.completionStart(), trainOn);
+        List<ChatMessage> messages = new java.util.ArrayList<>(c.messages().size());
+        for (finetune4j.data.Message m : c.messages()) messages.add(ChatMessage.fromMap(m.fields()));
+        ConversationRenderer.Rendered r = renderer.render(c.source(), messages, c.tools(), c.completionStart(), trainOn);
         Tokenizer.Encoding enc = tokenizer.encodeWithOffsets(r.text(), template.addSpecialTokens());
         int[] ids = enc.ids();
         int[] labels = new int[ids.length];

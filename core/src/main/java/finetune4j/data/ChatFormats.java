@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import finetune4j.InvalidDataException;
-import finetune4j.text.ChatMessage;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,14 +37,14 @@ final class ChatFormats {
     }
 
     /** OpenAI-style messages from the array at {@code key}. */
-    static List<ChatMessage> messages(DatasetReader.RawRecord r, String key) {
+    static List<Message> messages(DatasetReader.RawRecord r, String key) {
         JsonNode arr = r.json().get(key);
         if (arr == null || arr.isNull()) throw r.error(key, "is missing (expected a list of messages)");
         if (!arr.isArray()) {
             throw r.error(key, "expected a list of {\"role\", \"content\"} messages, got "
                     + arr.getNodeType().toString().toLowerCase());
         }
-        List<ChatMessage> out = new ArrayList<>(arr.size());
+        List<Message> out = new ArrayList<>(arr.size());
         for (int i = 0; i < arr.size(); i++) {
             String at = key + "[" + i + "]";
             JsonNode m = arr.get(i);
@@ -74,15 +73,15 @@ final class ChatFormats {
     }
 
     /** ShareGPT conversations (from/value or role/content), with an optional top-level system prompt. */
-    static List<ChatMessage> shareGpt(DatasetReader.RawRecord r) {
+    static List<Message> shareGpt(DatasetReader.RawRecord r) {
         JsonNode arr = r.json().get("conversations");
         if (arr == null || !arr.isArray()) {
             throw r.error("conversations", "expected a list of {\"from\", \"value\"} turns, got "
                     + (arr == null ? "nothing" : arr.getNodeType().toString().toLowerCase()));
         }
-        List<ChatMessage> out = new ArrayList<>(arr.size() + 1);
+        List<Message> out = new ArrayList<>(arr.size() + 1);
         JsonNode system = r.json().get("system");
-        if (system != null && system.isTextual() && !system.asText().isEmpty()) out.add(ChatMessage.system(system.asText()));
+        if (system != null && system.isTextual() && !system.asText().isEmpty()) out.add(Message.of("system", system.asText()));
         for (int i = 0; i < arr.size(); i++) {
             String at = "conversations[" + i + "]";
             JsonNode t = arr.get(i);
@@ -207,12 +206,8 @@ final class ChatFormats {
         return JSON.convertValue(a, Object.class);
     }
 
-    private static ChatMessage message(DatasetReader.RawRecord r, Map<String, Object> fields, String at) {
-        try {
-            return ChatMessage.fromMap(fields);
-        } catch (InvalidDataException e) {
-            throw r.error(at + "." + e.field(), e.getMessage().replaceFirst("^.*?: field '[^']*': ", ""));
-        }
+    private static Message message(DatasetReader.RawRecord r, Map<String, Object> fields, String at) {
+        return new Message(fields);
     }
 
     private static boolean isBlank(JsonNode content) {

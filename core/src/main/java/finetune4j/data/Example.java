@@ -1,6 +1,5 @@
 package finetune4j.data;
 
-import finetune4j.text.ChatMessage;
 
 import java.util.List;
 
@@ -39,7 +38,7 @@ public sealed interface Example {
      *                       (TRL conversational prompt/completion), or −1: the prompt ends where the
      *                       final run of assistant messages starts
      */
-    record Conversation(String source, DataFormat format, List<ChatMessage> messages, List<Object> tools,
+    record Conversation(String source, DataFormat format, List<Message> messages, List<Object> tools,
                         int promptMessages) implements Example {
         public Conversation {
             messages = List.copyOf(messages);

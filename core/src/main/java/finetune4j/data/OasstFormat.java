@@ -2,7 +2,6 @@ package finetune4j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import finetune4j.InvalidDataException;
-import finetune4j.text.ChatMessage;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -230,8 +229,8 @@ final class OasstFormat {
             if (!t.isEmpty()) threads.add(t);
         }
         for (int k = 0; k < threads.size(); k++) {
-            List<ChatMessage> messages = new ArrayList<>();
-            for (Node n : threads.get(k)) messages.add(ChatMessage.of(n.role.equals("prompter") ? "user" : "assistant", n.text));
+            List<Message> messages = new ArrayList<>();
+            for (Node n : threads.get(k)) messages.add(Message.of(n.role.equals("prompter") ? "user" : "assistant", n.text));
             String source = r.source() + (options.allThreads() && threads.size() > 1 ? "#" + (k + 1) : "");
             out.accept(RecordParser.conversation(r, source, DataFormat.OASST, messages, null, -1, null));
         }

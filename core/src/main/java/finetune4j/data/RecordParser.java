@@ -3,7 +3,6 @@ package finetune4j.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import finetune4j.InvalidDataException;
-import finetune4j.text.ChatMessage;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -109,9 +108,9 @@ final class RecordParser {
     private Example simple(DatasetReader.RawRecord r, DataFormat f) {
         JsonNode j = r.json();
         if (f == DataFormat.COMPLETION && (j.path("prompt").isArray() || j.path("completion").isArray())) {
-            List<ChatMessage> prompt = ChatFormats.messages(r, "prompt");
-            List<ChatMessage> completion = ChatFormats.messages(r, "completion");
-            List<ChatMessage> all = new ArrayList<>(prompt);
+            List<Message> prompt = ChatFormats.messages(r, "prompt");
+            List<Message> completion = ChatFormats.messages(r, "completion");
+            List<Message> all = new ArrayList<>(prompt);
             all.addAll(completion);
             return finish(r, DataFormat.COMPLETION, all, ChatFormats.tools(r), prompt.size());
         }
@@ -138,32 +137,32 @@ final class RecordParser {
         user.put("content", input == null || input.isEmpty() ? instruction : instruction + "\n\n" + input);
         user.put("instruction", instruction);
         user.put("input", input == null ? "" : input);
-        List<ChatMessage> messages = new ArrayList<>();
+        List<Message> messages = new ArrayList<>();
         JsonNode system = r.json().get("system");
-        if (system != null && system.isTextual() && !system.asText().isEmpty()) messages.add(ChatMessage.system(system.asText()));
-        messages.add(ChatMessage.fromMap(user));
-        messages.add(ChatMessage.assistant(answer));
+        if (system != null && system.isTextual() && !system.asText().isEmpty()) messages.add(Message.of("system", system.asText()));
+        messages.add(new Message(user));
+        messages.add(Message.of("assistant", answer));
         return new Example.Conversation(r.source(), f, messages, null, -1);
     }
 
     /** Common checks and the trailing-turn trim of a conversation. */
-    Example finish(DatasetReader.RawRecord r, DataFormat f, List<ChatMessage> messages, List<Object> tools, int promptMessages) {
+    Example finish(DatasetReader.RawRecord r, DataFormat f, List<Message> messages, List<Object> tools, int promptMessages) {
         return conversation(r, r.source(), f, messages, tools, promptMessages, this);
     }
 
-    static Example.Conversation conversation(DatasetReader.RawRecord r, String source, DataFormat f, List<ChatMessage> messages,
+    static Example.Conversation conversation(DatasetReader.RawRecord r, String source, DataFormat f, List<Message> messages,
                                              List<Object> tools, int promptMessages, RecordParser counter) {
-        List<ChatMessage> m = new ArrayList<>(messages);
+        List<Message> m = new ArrayList<>(messages);
         if (promptMessages < 0) {
             int before = m.size();
             while (!m.isEmpty() && !m.getLast().role().equals("assistant")) m.removeLast();
             if (counter != null) counter.trailingTurnsDropped += before - m.size();
         }
         boolean any = false;
-        for (ChatMessage c : m) any |= c.role().equals("assistant");
+        for (Message c : m) any |= c.role().equals("assistant");
         if (!any) {
             throw r.error(null, "no assistant turn: nothing to train on (roles "
-                    + messages.stream().map(ChatMessage::role).toList() + ")");
+                    + messages.stream().map(Message::role).toList() + ")");
         }
         return new Example.Conversation(source, f, m, tools, promptMessages);
     }

@@ -3,7 +3,6 @@ package finetune4j.batch;
 import finetune4j.ConfigException;
 import finetune4j.data.BadRecords;
 import finetune4j.data.Example;
-import finetune4j.text.ChatMessage;
 import finetune4j.text.TrainOn;
 import finetune4j.text.Tokenizer;
 import org.junit.jupiter.api.Test;
@@ -136,7 +135,7 @@ class DataPipelineTest {
         assertThat(completion.targetTokens()).isEqualTo(completion.length() - promptLen);
         assertThat(all.labels()).isEqualTo(all.ids());
         Example.Conversation c = new Example.Conversation("f:2", finetune4j.data.DataFormat.MESSAGES,
-                List.of(ChatMessage.user("q"), ChatMessage.assistant("a")), null, -1);
+                List.of(finetune4j.data.Message.of("user", "q"), finetune4j.data.Message.of("assistant", "a")), null, -1);
         assertThatThrownBy(() -> new ExampleTokenizer(tok, eos, 64).tokenize(c)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("f:2 is a conversation (messages), which needs a chat template");
     }

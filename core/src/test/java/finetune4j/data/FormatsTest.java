@@ -1,7 +1,6 @@
 package finetune4j.data;
 
 import finetune4j.InvalidDataException;
-import finetune4j.text.ChatMessage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,7 +44,7 @@ class FormatsTest {
     }
 
     static List<String> roles(Example e) {
-        return conv(e).messages().stream().map(ChatMessage::role).toList();
+        return conv(e).messages().stream().map(Message::role).toList();
     }
 
     @Test
@@ -213,7 +212,7 @@ class FormatsTest {
             """.replace("\n", "") + "\n";
 
     static List<List<String>> texts(Loaded l) {
-        return l.examples().stream().map(e -> conv(e).messages().stream().map(ChatMessage::text).toList()).toList();
+        return l.examples().stream().map(e -> conv(e).messages().stream().map(Message::text).toList()).toList();
     }
 
     @Test
