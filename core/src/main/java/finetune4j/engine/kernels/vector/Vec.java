@@ -3,18 +3,52 @@ package finetune4j.engine.kernels.vector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector primitives over one row of a float array, shared by the kernels: dot product, sum of
- * squares, {@code y += a·x}, softmax. Every loop is head/body/tail: full vectors, then one masked
- * vector for the rest (AVX-512 masks make that as cheap as a full vector).
+ * squares, {@code y += a·x}, softmax, and the lane sum {@link #sum} every kernel uses in place of
+ * {@code reduceLanes(ADD)}. Every loop is head/body/tail: full vectors, then one masked vector for
+ * the rest (AVX-512 masks make that as cheap as a full vector).
  */
 final class Vec {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
+    /** {@code HALVES[j]} moves lane {@code i + L/2^(j+1)} to lane i (upper lanes: don't care). */
+    private static final VectorShuffle<Float>[] HALVES = halves();
 
     private Vec() {
+    }
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] out = new VectorShuffle[steps];
+        for (int j = 0; j < steps; j++) {
+            int h = L >> (j + 1);
+            out[j] = VectorShuffle.fromOp(S, i -> (i + h) & (L - 1));
+        }
+        return out;
+    }
+
+    /**
+     * The sum of the lanes of {@code v} by a fixed pairwise tree (lane i + lane i+L/2, then
+     * i + L/4, ...), so that it gives the same bits interpreted or C2-compiled.
+     * {@code reduceLanes(VectorOperators.ADD)} does not: C2's intrinsic adds the lanes in a tree
+     * while the interpreter's fallback adds them one after the other, and the two round
+     * differently for most inputs (measured: 69% of random 16-lane sums) — so a training step gave
+     * different bits depending on when the JIT had compiled a kernel, and a run resumed in a new JVM
+     * could drift from an uninterrupted one. Costs about 4 ns more than the intrinsic per call.
+     */
+    static float sum(FloatVector v) {
+        for (VectorShuffle<Float> h : HALVES) v = v.add(v.rearrange(h));
+        return v.lane(0);
+    }
+
+    /** {@link #sum} of the lanes of {@code v} set in {@code m} (the others count as 0). */
+    static float sum(FloatVector v, VectorMask<Float> m) {
+        return sum(FloatVector.zero(S).blend(v, m));
     }
 
     /** {@code Σ a[ao+i]·b[bo+i]} for i &lt; n, FP32 with four partial sums. */
@@ -34,7 +68,7 @@ final class Vec {
             VectorMask<Float> m = S.indexInRange(i, n);
             s1 = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), s1);
         }
-        return s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        return sum(s0.add(s1).add(s2.add(s3)));
     }
 
     /** {@code Σ x[xo+i]²} for i &lt; n. */
@@ -71,11 +105,11 @@ final class Vec {
             e.intoArray(x, off + i);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = sum(vsum);
         if (upper < n) {
             FloatVector e = Exp.exp(FloatVector.fromArray(S, x, off + upper, tail).sub(vm));
             e.intoArray(x, off + upper, tail);
-            sum += e.reduceLanes(VectorOperators.ADD, tail);
+            sum += sum(e, tail);
         }
         scale(x, off, n, 1f / sum);
     }
