@@ -46,10 +46,17 @@ public final class Trainer {
         void readCheckpoint(Path dir, List<NamedParam> params);
     }
 
-    /** Told before each micro-batch's forward pass (e.g. to seed dropout masks). */
+    /** Told before each micro-batch's forward pass (e.g. to seed dropout masks) and around evaluations. */
     @FunctionalInterface
     public interface StepHook {
         void beforeMicroBatch(long step, int microBatch);
+
+        /**
+         * Told {@code true} before the validation set is evaluated and {@code false} after: the
+         * model must then run as at inference (no dropout), as {@code model.eval()} does in torch.
+         */
+        default void evaluating(boolean on) {
+        }
 
         StepHook NONE = (s, m) -> { };
     }
@@ -230,7 +237,13 @@ public final class Trainer {
 
     /** Mean loss over the validation targets (same definition as training), reported to the listener. */
     private double evaluate(TrainListener listener, long step, double elapsed) {
-        double[] r = evaluate(model, buffers, evalBatch, valid, cfg.batchSize());
+        double[] r;
+        hook.evaluating(true);
+        try {
+            r = evaluate(model, buffers, evalBatch, valid, cfg.batchSize());
+        } finally {
+            hook.evaluating(false);
+        }
         listener.onEval(new TrainListener.EvalMetrics(step, r[0], (long) r[1], elapsed));
         return r[0];
     }
