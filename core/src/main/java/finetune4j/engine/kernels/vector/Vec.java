@@ -17,6 +17,8 @@ final class Vec {
     static final int L = S.length();
     /** {@code HALVES[j]} moves lane {@code i + L/2^(j+1)} to lane i (upper lanes: don't care). */
     private static final VectorShuffle<Float>[] HALVES = halves();
+    /** The last four of those as constants: lane i + 8, + 4, + 2, + 1 to lane i. */
+    private static final VectorShuffle<Float> BY8 = shift(8), BY4 = shift(4), BY2 = shift(2), BY1 = shift(1);
 
     private Vec() {
     }
@@ -25,11 +27,12 @@ final class Vec {
     private static VectorShuffle<Float>[] halves() {
         int steps = Integer.numberOfTrailingZeros(L);
         VectorShuffle<Float>[] out = new VectorShuffle[steps];
-        for (int j = 0; j < steps; j++) {
-            int h = L >> (j + 1);
-            out[j] = VectorShuffle.fromOp(S, i -> (i + h) & (L - 1));
-        }
+        for (int j = 0; j < steps; j++) out[j] = shift(L >> (j + 1));
         return out;
+    }
+
+    private static VectorShuffle<Float> shift(int h) {
+        return VectorShuffle.fromOp(S, i -> (i + h) & (L - 1));
     }
 
     /**
@@ -39,10 +42,17 @@ final class Vec {
      * while the interpreter's fallback adds them one after the other, and the two round
      * differently for most inputs (measured: 69% of random 16-lane sums) — so a training step gave
      * different bits depending on when the JIT had compiled a kernel, and a run resumed in a new JVM
-     * could drift from an uninterrupted one. Costs about 4 ns more than the intrinsic per call.
+     * could drift from an uninterrupted one. The steps are written out with constant shuffles
+     * (branches on the constant L fold away): a loop over the shuffle array kept C2 from
+     * intrinsifying the rearranges in some callers (measured: a masked 8-wide dot product took 70 ns
+     * instead of 14); so written, it runs as fast as the intrinsic (6.5 vs 6.3 ns for a dot of 64).
      */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> h : HALVES) v = v.add(v.rearrange(h));
+        for (int j = 0; j < HALVES.length - 4; j++) v = v.add(v.rearrange(HALVES[j]));   // lanes beyond 16
+        if (L >= 16) v = v.add(v.rearrange(BY8));
+        if (L >= 8) v = v.add(v.rearrange(BY4));
+        if (L >= 4) v = v.add(v.rearrange(BY2));
+        v = v.add(v.rearrange(BY1));
         return v.lane(0);
     }
 
