@@ -79,8 +79,25 @@ public final class SyntheticStories {
             case 1 -> s.add(friend + " said, \"Look at the " + animal + "!\"");
             default -> s.add("The " + animal + " was hungry, so " + name + " gave it some " + food + ".");
         }
+        switch (rng.nextInt(4)) {                          // dialogue: questions and answers in the story's own words
+            case 0 -> {
+                s.add(friend + " asked, \"What do you have, " + name + "?\"");
+                s.add("\"I have " + article(color) + " " + color + " " + object + ",\" said " + name + ".");
+            }
+            case 1 -> s.add("\"Where did the " + animal + " go?\" asked " + name + ".");
+            case 2 -> s.add("\"Who wants to play?\" asked " + friend + ".");
+            default -> {
+            }
+        }
         if (rng.nextBoolean()) s.add("They ate " + article(food) + " " + food + " together.");
         s.add("At the end of the day, " + name + " felt " + feeling + ".");
+        if (rng.nextInt(3) == 0) {
+            s.add("\"Where did you go today?\" asked Mom.");
+            s.add("\"I went to the " + place + ",\" said " + name + ".");
+        } else if (rng.nextInt(2) == 0) {
+            s.add("\"What did you see today?\" asked Mom.");
+            s.add("\"I saw " + article(animal) + " " + animal + " at the " + place + "!\" said " + name + ".");
+        }
         if (rng.nextInt(4) == 0) s.add("The end.");
         return new Story(String.join(" ", s), new Facts(name, friend, object, color, place, animal, food, feeling));
     }
@@ -90,17 +107,16 @@ public final class SyntheticStories {
     }
 
     /**
-     * A question about {@code s} whose answer is a fact the story states: the colour of the object,
-     * the place, the friend, the animal or the feeling at the end (chosen at random).
+     * A question about {@code s} whose answer is a fact the story states: the object the kid had,
+     * the animal they saw, the friend who came along, or the place they went (chosen at random).
      */
     public Question question(Story s) {
         Facts f = s.facts();
-        return switch (rng.nextInt(5)) {
-            case 0 -> new Question(s.text(), "What color was " + f.name() + "'s " + f.object() + "?", f.color());
-            case 1 -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
+        return switch (rng.nextInt(4)) {
+            case 0 -> new Question(s.text(), "What did " + f.name() + " have?", f.object());
+            case 1 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
             case 2 -> new Question(s.text(), "Who went with " + f.name() + "?", f.friend());
-            case 3 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
-            default -> new Question(s.text(), "How did " + f.name() + " feel at the end of the day?", f.feeling());
+            default -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
         };
     }
 

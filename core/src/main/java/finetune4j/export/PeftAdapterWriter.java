@@ -118,35 +118,16 @@ public final class PeftAdapterWriter {
         }
     }
 
-    /** An empty {@code .<name>.<random>.tmp} in {@code dir}, with default permissions (unlike createTempFile's 0600). */
     static Path newTempFile(Path dir, String name) throws IOException {
-        while (true) {
-            Path p = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-            try {
-                return Files.createFile(p);
-            } catch (java.nio.file.FileAlreadyExistsException e) {
-                // try another name
-            }
-        }
+        return finetune4j.internal.AtomicFiles.tempFile(dir, name);
     }
 
     static Path newTempDir(Path parent, String name) throws IOException {
-        while (true) {
-            Path p = parent.resolve("." + name + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-            try {
-                return Files.createDirectory(p);
-            } catch (java.nio.file.FileAlreadyExistsException e) {
-                // try another name
-            }
-        }
+        return finetune4j.internal.AtomicFiles.tempDir(parent, name);
     }
 
     static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
+        finetune4j.internal.AtomicFiles.move(from, to);
     }
 
     /** Best-effort recursive delete (cleanup after a failure; errors are ignored). */

@@ -647,14 +647,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private static Path copyAtomically(Path src, Path dst) {
-        Path tmp = dst.resolveSibling("." + dst.getFileName() + ".tmp");
-        try {
-            Files.copy(src, tmp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(tmp, dst, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return dst;
-        } catch (IOException e) {
-            throw new Finetune4jException("cannot copy " + src + " to " + dst + ": " + e.getMessage(), e);
-        }
+        finetune4j.internal.AtomicFiles.copy(src, dst);
+        return dst;
     }
 
     // ------------------------------------------------------------------ the forward pass

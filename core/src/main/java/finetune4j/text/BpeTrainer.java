@@ -246,13 +246,7 @@ public final class BpeTrainer {
         }
     }
 
-    private static void writeAtomic(Path target, byte[] bytes) throws IOException {
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-        try {
-            Files.write(tmp, bytes);
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+    private static void writeAtomic(Path target, byte[] bytes) {
+        finetune4j.internal.AtomicFiles.write(target, bytes);
     }
 }

@@ -73,30 +73,7 @@ public final class TrainReport implements TrainListener {
 
     /** Renders {@code history} and writes it to {@code file} atomically (temp file + rename). */
     public static void write(Path file, MetricsLog.History history) {
-        String html = render(history);
-        Path tmp = null;
-        try {
-            Path dir = file.toAbsolutePath().getParent();
-            Files.createDirectories(dir);
-            tmp = dir.resolve("." + file.getFileName() + ".tmp");
-            Files.writeString(tmp, html, StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new Finetune4jException("cannot write the report " + file + ": " + e, e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the original error matters more
-                }
-            }
-        }
+        finetune4j.internal.AtomicFiles.writeString(file, render(history));
     }
 
     private static final String CSS = """

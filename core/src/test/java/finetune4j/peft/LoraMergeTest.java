@@ -20,12 +20,22 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Merging is exact enough to replace the adapter: the model with merged FP32 weights
- * ({@link LoraMath}) gives the logits of the unmerged model (adapter slots) within 1e-5, for
+ * ({@link LoraMath}) gives the logits of the unmerged model (adapter slots) within 1e-5 of the
+ * logits' scale, for
  * LoRA, rsLoRA, DoRA and two weighted adapters on shared modules; merged weights are
  * finite-checked.
  */
 class LoraMergeTest {
-    static final Tol MERGED = Tol.abs(1e-5).rel(1e-5);
+    /**
+     * 1e-5 relative to the logits' scale: both paths are FP32 and round differently (the unmerged
+     * one adds s·(x·Aᵀ)·Bᵀ to x·Wᵀ, the merged one multiplies by W + s·B·A), so an element's error
+     * follows the size of the sums it came from, not its own size (logits here reach ~30).
+     */
+    static Tol merged(float[] want) {
+        double max = 1;
+        for (float v : want) max = Math.max(max, Math.abs(v));
+        return Tol.abs(1e-5 * max);
+    }
     static final int[] IDS = {5, 17, 200, 3, 99, 42, 7, 128, 64, 1, 250, 33, 8, 19, 77, 150};
 
     static LlamaModel model() {
@@ -69,7 +79,7 @@ class LoraMergeTest {
             LoraLinear slot = (LoraLinear) slotNamed(model, first);
             assertThat(lora.mergedWeight(first)).isEqualTo(LoraMath.merged(slot.baseWeight(), slot.adapters()));
             mergeInto(model);
-            Numerics.assertClose(v + " merged vs unmerged logits", model.forwardAll(IDS), unmerged, MERGED);
+            Numerics.assertClose(v + " merged vs unmerged logits", model.forwardAll(IDS), unmerged, merged(unmerged));
         }
     }
 
@@ -84,7 +94,7 @@ class LoraMergeTest {
             assertThat(((LoraLinear) slotNamed(model, "model.layers.0.self_attn.q_proj")).adapters()).hasSize(2);
             float[] unmerged = model.forwardAll(IDS);
             mergeInto(model);
-            Numerics.assertClose("0.5·lora + 0.7·dora merged vs unmerged", model.forwardAll(IDS), unmerged, MERGED);
+            Numerics.assertClose("0.5·lora + 0.7·dora merged vs unmerged", model.forwardAll(IDS), unmerged, merged(unmerged));
             assertThat(a.trainableCount()).isPositive();
         }
     }

@@ -491,24 +491,12 @@ public final class SafetensorsWriter {
         }
     }
 
-    /** A new empty file {@code .<name>.<random>.tmp} in {@code dir} (default permissions, unlike createTempFile). */
     static Path createTemp(Path dir, String name) throws IOException {
-        while (true) {
-            Path p = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-            try {
-                return Files.createFile(p);
-            } catch (FileAlreadyExistsException e) {
-                // try another name
-            }
-        }
+        return finetune4j.internal.AtomicFiles.tempFile(dir, name);
     }
 
     static void moveAtomically(Path tmp, Path target) throws IOException {
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
+        finetune4j.internal.AtomicFiles.move(tmp, target);
     }
 
     private static void writeAll(FileChannel ch, ByteBuffer b) throws IOException {

@@ -86,8 +86,14 @@ public final class KernelBenchmarks {
     private KernelBenchmarks() {
     }
 
-    /** Runs {@code shapes × dtypes} with {@code kernels}, then the baseline; prints a line per result. */
+    /** Runs {@code shapes × dtypes} with {@code kernels}, then the baseline on {@link #BASELINE_SHAPE}; prints a line per result. */
     public static GemmReport gemm(Kernels kernels, List<Shape> shapes, List<DType> dtypes, int runs, PrintStream log) {
+        return gemm(kernels, shapes, dtypes, runs, BASELINE_SHAPE, log);
+    }
+
+    /** As {@link #gemm(Kernels, List, List, int, PrintStream)} with another shape for the triple-loop baseline. */
+    public static GemmReport gemm(Kernels kernels, List<Shape> shapes, List<DType> dtypes, int runs, Shape baseline,
+                                  PrintStream log) {
         List<GemmResult> results = new ArrayList<>();
         for (Shape s : shapes) {
             for (DType dt : dtypes) {
@@ -96,13 +102,13 @@ public final class KernelBenchmarks {
                 if (log != null) log.println(format(r));
             }
         }
-        GemmResult base = tripleLoop(BASELINE_SHAPE, Math.max(3, runs / 2));
-        GemmResult fast = linear(kernels, BASELINE_SHAPE, DType.F32, runs);
+        GemmResult base = tripleLoop(baseline, Math.max(3, runs / 2));
+        GemmResult fast = linear(kernels, baseline, DType.F32, runs);
         double ratio = fast.bestGflops() / base.bestGflops();
         if (log != null) {
             log.println(format(base));
             log.println(format(fast));
-            log.printf(Locale.ROOT, "%s is %.0f× the plain triple loop on %s%n", kernels.name(), ratio, BASELINE_SHAPE);
+            log.printf(Locale.ROOT, "%s is %.0f× the plain triple loop on %s%n", kernels.name(), ratio, baseline);
         }
         return new GemmReport(List.copyOf(results), base, fast, ratio);
     }
@@ -142,15 +148,15 @@ public final class KernelBenchmarks {
 
     /**
      * Times the M = 1 product (decode) over weights (n, k) of {@code dtype}, in GB/s of weight
-     * read. Cycles through enough distinct weights ({@code ≥ 512 MiB}, twice this machine's L3)
-     * that every call reads its weight from memory, as a decode step over a real model does.
+     * read. Cycles through enough distinct weights (512 MiB in all, twice this machine's L3; at
+     * most 64) that every call reads its weight from memory, as a decode step over a real model does.
      */
     public static GemvResult gemv(Kernels kernels, int k, int n, DType dtype, int runs) {
         SplittableRandom rnd = new SplittableRandom(7);
         float[] x = random(rnd, k), out = new float[n];
         try (Arena arena = Arena.ofShared()) {          // shared: the kernel threads read it
             long bytesEach = (long) n * k * (dtype.bits() / 8);
-            int count = (int) Math.max(1, (512L << 20) / bytesEach);
+            int count = (int) Math.clamp((512L << 20) / bytesEach, 1, 64);
             Weight[] ws = new Weight[count];
             for (int i = 0; i < count; i++) ws[i] = randomWeight(arena, rnd, dtype, n, k);
             Timing t = time(runs, () -> {
@@ -238,10 +244,10 @@ public final class KernelBenchmarks {
         }
     }
 
-    /** Warm-up (at least 3 runs and 1 s), then {@code runs} timed runs. */
+    /** Warm-up (at least 3 runs; 1 s or 200 runs), then {@code runs} timed runs. */
     private static Timing time(int runs, Runnable body) {
         long warmUntil = System.nanoTime() + 1_000_000_000L;
-        for (int i = 0; i < 3 || System.nanoTime() < warmUntil; i++) body.run();
+        for (int i = 0; i < 3 || (i < 200 && System.nanoTime() < warmUntil); i++) body.run();
         double[] secs = new double[Math.max(1, runs)];
         long[] before = CpuTicks.read();
         for (int i = 0; i < secs.length; i++) {

@@ -16,6 +16,12 @@ import finetune4j.engine.tensor.Weight;
  * alphabet of {@code package-info}: M rows (B·T), K reduced dim, N output columns, H / KVH heads,
  * D head dim. No method allocates per call on a hot path (scratch buffers are owned by the
  * implementation or passed in).
+ *
+ * <p>Threads: an implementation may run one call on several threads (the vector kernels use
+ * {@link KernelThreads}); the call returns when all are done. So a weight's
+ * {@link Weight#data()} segment must be readable from any thread: map weights in a shared,
+ * global or automatic {@link java.lang.foreign.Arena}, not a confined one. Implementations are
+ * safe to call from several threads at once as long as the outputs do not overlap.
  */
 public interface Kernels {
 

@@ -18,10 +18,12 @@ import java.util.Arrays;
  *
  * Two paths, both parallel over independent chunks of the output:
  * <ul>
- *   <li><b>Few query rows</b> (decode, {@code Tq < }{@link #GEMM_MIN_TQ}): one chunk per (head,
- *       row); scores by vector dot products over D, softmax, then {@code out += p_j · v_j}
- *       vectorised over D. Reads K and V once per head, which is what decode is bound by.</li>
- *   <li><b>Many query rows</b> (prefill, training): one chunk per (head, block of
+ *   <li><b>Few query rows</b> (decode, {@code Tq < }{@link #GEMM_MIN_TQ}): chunks are runs of
+ *       consecutive heads; a chunk walks the keys once, scoring each key row against all its
+ *       heads (dot products over D), then softmax per head, then walks the value rows once,
+ *       adding {@code p_j · v_j} into each head's output (which stays in L1). K and V are read
+ *       sequentially and once, which is what decode is bound by.</li>
+ *   <li><b>Many query rows</b> (prefill, training): one chunk per (head, block of about
  *       {@link #QB} rows); the scores of the block are one GEMM {@code Q_blk · K[0:n]ᵀ} with n the
  *       last key any row of the block may see (so only the diagonal block computes masked
  *       entries), then a row softmax, then a second GEMM {@code P · V[0:n]}.</li>
@@ -31,7 +33,7 @@ import java.util.Arrays;
 final class Attention {
     /** Query rows from which the GEMM-blocked path is taken. */
     static final int GEMM_MIN_TQ = 16;
-    /** Query rows per block on the GEMM path. */
+    /** Most query rows per block on the GEMM path (blocks are evened out below this). */
     static final int QB = 96;
     /** Below this many multiply-adds (QKᵀ plus PV) the call stays on the calling thread. */
     private static final long PARALLEL_MIN_MACS = 1L << 16;
@@ -47,49 +49,84 @@ final class Attention {
         if (tq == 0 || heads == 0) return;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         long macs = 2L * heads * tq * (past + tq) * headDim;
-        boolean blocked = tq >= GEMM_MIN_TQ;
-        int perHead = blocked ? (tq + QB - 1) / QB : tq;
-        KernelThreads.ChunkTask task = chunk -> {
-            int h = chunk / perHead, part = chunk % perHead;
-            if (blocked) {
+        int threads = macs < PARALLEL_MIN_MACS ? 1 : KernelThreads.parallelism();
+        KernelThreads.ChunkTask task;
+        int chunks;
+        if (tq >= GEMM_MIN_TQ) {
+            // (head, query block) chunks; blocks of equal size, a multiple of the GEMM's MR rows
+            int blocks = (tq + QB - 1) / QB;
+            int rows = ((tq + blocks - 1) / blocks + Gemm.MR - 1) / Gemm.MR * Gemm.MR;
+            int perHead = (tq + rows - 1) / rows;
+            chunks = heads * perHead;
+            task = c -> {
+                int h = c / perHead, i0 = (c % perHead) * rows;
                 block(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim,
-                        scale, h, part * QB, Math.min(tq, part * QB + QB));
-            } else {
-                row(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim,
-                        scale, h, part);
-            }
-        };
-        int chunks = heads * perHead;
-        if (macs < PARALLEL_MIN_MACS) {
+                        scale, h, i0, Math.min(tq, i0 + rows));
+            };
+        } else {
+            // runs of consecutive heads; each chunk streams K and V once for its heads
+            int want = Math.min(heads, 2 * threads), perChunk = (heads + want - 1) / want;
+            chunks = (heads + perChunk - 1) / perChunk;
+            task = c -> {
+                int h0 = c * perChunk, h1 = Math.min(heads, h0 + perChunk);
+                for (int i = 0; i < tq; i++) {
+                    rows(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim,
+                            scale, h0, h1, i);
+                }
+            };
+        }
+        if (threads == 1) {
             for (int c = 0; c < chunks; c++) task.run(c);
         } else {
             KernelThreads.run(chunks, task);
         }
     }
 
-    /** One query row i of head h, by dot products over D. */
-    private static void row(float[] out, int outOff, float[] att, int attOff,
-                            float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
-                            int tq, int tk, int past, int heads, int kvHeads, int d, float scale, int h, int i) {
-        int kvh = h / (heads / kvHeads);
-        int kvStride = kvHeads * d, kvCol = kvh * d;
+    /**
+     * Query row i of heads [h0, h1), key by key: row j of K (and later of V) holds every KV head,
+     * so the loop over keys outside the loop over heads reads K and V sequentially, once, whatever
+     * the cache layout's stride (a head-by-head loop would read 64–512 byte pieces 1–8 KiB apart,
+     * which defeats the prefetchers and aliases in the caches).
+     */
+    private static void rows(float[] out, int outOff, float[] att, int attOff,
+                             float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                             int tq, int tk, int past, int heads, int kvHeads, int d, float scale,
+                             int h0, int h1, int i) {
+        int group = heads / kvHeads, kvStride = kvHeads * d;
         int n = past + i + 1;                                  // keys 0 .. past + i are visible
-        float[] p;
-        int po;
+        float[] p;                                             // head h's scores at po + (h − h0)·ps
+        int po, ps;
         if (att != null) {
             p = att;
-            po = attOff + (h * tq + i) * tk;
+            po = attOff + (h0 * tq + i) * tk;
+            ps = tq * tk;
         } else {
-            p = scores(n);
+            p = scores((h1 - h0) * n);
             po = 0;
+            ps = n;
         }
-        int qo = qOff + i * heads * d + h * d;
-        for (int j = 0; j < n; j++) p[po + j] = scale * Vec.dot(q, qo, k, kOff + j * kvStride + kvCol, d);
-        Vec.softmax(p, po, n);
-        if (att != null) Arrays.fill(att, po + n, po + tk, 0f);
-        int oo = outOff + i * heads * d + h * d;
-        Arrays.fill(out, oo, oo + d, 0f);
-        for (int j = 0; j < n; j++) Vec.axpy(p[po + j], v, vOff + j * kvStride + kvCol, out, oo, d);
+        int qo = qOff + i * heads * d, oo = outOff + i * heads * d;
+        int g0 = h0 / group, g1 = (h1 - 1) / group;           // the KV heads of heads [h0, h1)
+        for (int j = 0; j < n; j++) {
+            int kr = kOff + j * kvStride;
+            for (int g = g0; g <= g1; g++) {
+                int a = Math.max(h0, g * group), b = Math.min(h1, g * group + group);
+                Vec.dots(q, qo + a * d, d, b - a, k, kr + g * d, d, scale, p, po + (a - h0) * ps + j, ps);
+            }
+        }
+        for (int h = h0; h < h1; h++) {
+            int ph = po + (h - h0) * ps;
+            Vec.softmax(p, ph, n);
+            if (att != null) Arrays.fill(att, ph + n, ph + tk, 0f);
+            Arrays.fill(out, oo + h * d, oo + h * d + d, 0f);
+        }
+        for (int j = 0; j < n; j++) {
+            int vr = vOff + j * kvStride;
+            for (int g = g0; g <= g1; g++) {
+                int a = Math.max(h0, g * group), b = Math.min(h1, g * group + group);
+                Vec.axpys(p, po + (a - h0) * ps + j, ps, b - a, v, vr + g * d, d, out, oo + a * d, d);
+            }
+        }
     }
 
     /** Query rows [i0, i1) of head h, by two GEMMs through the probability block. */

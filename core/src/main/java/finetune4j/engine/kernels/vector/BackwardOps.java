@@ -64,7 +64,7 @@ final class BackwardOps {
                                 .fma(FloatVector.fromArray(S, x, xo + i, mk), acc);
                     }
                     float s = rstd[rstdOff + r];
-                    float coeff = s * s * s * Vec.sum(acc) / c;
+                    float coeff = s * s * s * Vec.sumLanes(acc) / c;
                     for (int i = 0; i < c; i += L) {
                         VectorMask<Float> mk = S.indexInRange(i, c);
                         FloatVector g = FloatVector.fromArray(S, dout, go + i, mk).mul(FloatVector.fromArray(S, weight, i, mk));
@@ -187,7 +187,7 @@ final class BackwardOps {
             if (dlogits != null) e.intoArray(dlogits, dOff + j, mk);
             vsum = vsum.add(e, mk);
         }
-        double sum = Vec.sum(vsum);
+        double sum = Vec.sumLanes(vsum);
         if (dlogits != null) {
             float f = (float) (dscale / sum);
             for (int j = 0; j < v; j += L) {

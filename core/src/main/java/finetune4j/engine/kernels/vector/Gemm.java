@@ -49,7 +49,7 @@ final class Gemm {
         final float[] ap = new float[MC * KC];     // (MC/MR) panels of (KC, MR)
         final float[] bp = new float[KC * NC];     // (NC/NR) panels of (KC, NR)
         final float[] tile = new float[MR * NR];   // (MR, NR) edge tile
-        final float[] row = new float[KC];         // one weight row piece converted to FP32
+        final float[] rows = new float[16 * KC];   // (16, KC) weight row pieces converted to FP32
     }
 
     /**
@@ -93,18 +93,19 @@ final class Gemm {
          * Packs rows [pc, pc+kc) × cols [j0, j0+nc) of op(B) into {@code bp}: panel p holds columns
          * {@code j0 + p·NR ..} as {@code bp[p·NR·kc + k·NR + j]}, zero-padded to NR columns.
          */
-        void pack(int pc, int kc, int j0, int nc, float[] bp, float[] row);
+        void pack(int pc, int kc, int j0, int nc, float[] bp, float[] rows);
     }
 
     /** op(B) from a float array with row stride {@code ld}; {@code trans}: B is stored (N, K). */
     record ArrayB(float[] b, int off, int ld, boolean trans) implements MatrixB {
         @Override
-        public void pack(int pc, int kc, int j0, int nc, float[] bp, float[] row) {
+        public void pack(int pc, int kc, int j0, int nc, float[] bp, float[] rows) {
             int o = 0;
             for (int jr = 0; jr < nc; jr += NR, o += NR * kc) {
                 int nr = Math.min(NR, nc - jr);
                 if (trans) {
-                    packTransposed(b, off + (j0 + jr) * ld + pc, ld, nr, kc, bp, o);
+                    PanelTranspose.pack(b, off + (j0 + jr) * ld + pc, ld, nr, kc, bp, o);
+                    zeroColumns(bp, o, nr, kc);
                 } else {                            // rows of B are contiguous: copy nr per k
                     for (int k = 0; k < kc; k++) {
                         int src = off + (pc + k) * ld + j0 + jr, dst = o + k * NR;
@@ -117,8 +118,9 @@ final class Gemm {
     }
 
     /**
-     * op(B) = wᵀ for a Linear weight w (N, K): column j of B is row j of w. Rows are converted to
-     * FP32 {@link #KC} elements at a time, then written into the panel with stride NR.
+     * op(B) = wᵀ for a Linear weight w (N, K): column j of B is row j of w. A heap FP32 weight is
+     * transposed into the panel directly; other storage is converted to FP32 16 rows × KC
+     * elements at a time into scratch, then transposed from there.
      */
     static final class WeightB implements MatrixB {
         private final DType dtype;
@@ -134,30 +136,24 @@ final class Gemm {
         }
 
         @Override
-        public void pack(int pc, int kc, int j0, int nc, float[] bp, float[] row) {
+        public void pack(int pc, int kc, int j0, int nc, float[] bp, float[] rows) {
             int o = 0;
             for (int jr = 0; jr < nc; jr += NR, o += NR * kc) {
                 int nr = Math.min(NR, nc - jr);
                 if (heap != null) {
-                    packTransposed(heap, (int) ((j0 + jr) * cols + pc), (int) cols, nr, kc, bp, o);
-                    continue;
-                }
-                for (int j = 0; j < nr; j++) {
-                    Convert.toFloat(dtype, data, (j0 + jr + j) * cols + pc, row, 0, kc);
-                    for (int k = 0; k < kc; k++) bp[o + k * NR + j] = row[k];
+                    PanelTranspose.pack(heap, (int) ((j0 + jr) * cols + pc), (int) cols, nr, kc, bp, o);
+                } else {
+                    for (int g = 0; g < nr; g += 16) {
+                        int gr = Math.min(16, nr - g);
+                        for (int j = 0; j < gr; j++) {
+                            Convert.toFloat(dtype, data, (j0 + jr + g + j) * cols + pc, rows, j * kc, kc);
+                        }
+                        PanelTranspose.pack(rows, 0, kc, gr, kc, bp, o + g);
+                    }
                 }
                 zeroColumns(bp, o, nr, kc);
             }
         }
-    }
-
-    /** Packs nr rows of length kc (row stride ld, starting at src) as the columns of one panel. */
-    private static void packTransposed(float[] b, int src, int ld, int nr, int kc, float[] bp, int o) {
-        for (int j = 0; j < nr; j++) {
-            int s = src + j * ld;
-            for (int k = 0; k < kc; k++) bp[o + k * NR + j] = b[s + k];
-        }
-        zeroColumns(bp, o, nr, kc);
     }
 
     private static void zeroColumns(float[] bp, int o, int nr, int kc) {
@@ -210,7 +206,7 @@ final class Gemm {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                b.pack(pc, kc, jc, nc, bp, s.row);
+                b.pack(pc, kc, jc, nc, bp, s.rows);
                 boolean acc = accumulate || pc > 0;       // later K blocks accumulate onto C
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);

@@ -7,58 +7,42 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector primitives over one row of a float array, shared by the kernels: dot product, sum of
- * squares, {@code y += a·x}, softmax, and the lane sum {@link #sum} every kernel uses in place of
- * {@code reduceLanes(ADD)}. Every loop is head/body/tail: full vectors, then one masked vector for
- * the rest (AVX-512 masks make that as cheap as a full vector).
+ * Vector primitives over rows of float arrays, shared by the kernels: dot product, sum of
+ * squares, {@code y += a·x}, one key or value row against the heads of a GQA group, softmax. Every loop is head/body/tail: full vectors, then one masked
+ * vector for the rest (AVX-512 masks make that as cheap as a full vector).
  */
 final class Vec {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
-    /** {@code HALVES[j]} moves lane {@code i + L/2^(j+1)} to lane i (upper lanes: don't care). */
-    private static final VectorShuffle<Float>[] HALVES = halves();
-    /** The last four of those as constants: lane i + 8, + 4, + 2, + 1 to lane i. */
-    private static final VectorShuffle<Float> BY8 = shift(8), BY4 = shift(4), BY2 = shift(2), BY1 = shift(1);
+
+    /** Butterfly shuffles of {@link #sumLanes}: level k pairs lane i with lane {@code i ^ (L >> (k+1))}. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] BUTTERFLY = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+
+    static {
+        for (int k = 0; k < BUTTERFLY.length; k++) {
+            int d = L >> (k + 1);
+            BUTTERFLY[k] = VectorShuffle.fromOp(S, i -> i ^ d);
+        }
+    }
 
     private Vec() {
     }
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves() {
-        int steps = Integer.numberOfTrailingZeros(L);
-        VectorShuffle<Float>[] out = new VectorShuffle[steps];
-        for (int j = 0; j < steps; j++) out[j] = shift(L >> (j + 1));
-        return out;
-    }
-
-    private static VectorShuffle<Float> shift(int h) {
-        return VectorShuffle.fromOp(S, i -> (i + h) & (L - 1));
-    }
-
     /**
-     * The sum of the lanes of {@code v} by a fixed pairwise tree (lane i + lane i+L/2, then
-     * i + L/4, ...), so that it gives the same bits interpreted or C2-compiled.
-     * {@code reduceLanes(VectorOperators.ADD)} does not: C2's intrinsic adds the lanes in a tree
-     * while the interpreter's fallback adds them one after the other, and the two round
-     * differently for most inputs (measured: 69% of random 16-lane sums) — so a training step gave
-     * different bits depending on when the JIT had compiled a kernel, and a run resumed in a new JVM
-     * could drift from an uninterrupted one. The steps are written out with constant shuffles
-     * (branches on the constant L fold away): a loop over the shuffle array kept C2 from
-     * intrinsifying the rearranges in some callers (measured: a masked 8-wide dot product took 70 ns
-     * instead of 14); so written, it runs as fast as the intrinsic (6.5 vs 6.3 ns for a dot of 64).
+     * The sum of the lanes in a fixed order (a butterfly of exact lane moves and IEEE adds), so the
+     * result has the same bits interpreted or C2-compiled. {@code reduceLanes(ADD)} leaves the order
+     * to the implementation, and the interpreter and the C2 intrinsic do differ in the last bit —
+     * enough to make a resumed training run drift from an uninterrupted one.
      */
-    static float sum(FloatVector v) {
-        for (int j = 0; j < HALVES.length - 4; j++) v = v.add(v.rearrange(HALVES[j]));   // lanes beyond 16
-        if (L >= 16) v = v.add(v.rearrange(BY8));
-        if (L >= 8) v = v.add(v.rearrange(BY4));
-        if (L >= 4) v = v.add(v.rearrange(BY2));
-        v = v.add(v.rearrange(BY1));
+    static float sumLanes(FloatVector v) {
+        for (VectorShuffle<Float> sh : BUTTERFLY) v = v.add(v.rearrange(sh));
         return v.lane(0);
     }
 
-    /** {@link #sum} of the lanes of {@code v} set in {@code m} (the others count as 0). */
-    static float sum(FloatVector v, VectorMask<Float> m) {
-        return sum(FloatVector.zero(S).blend(v, m));
+    /** {@link #sumLanes} of the lanes set in {@code m} (the others count as 0). */
+    static float sumLanes(FloatVector v, VectorMask<Float> m) {
+        return sumLanes(v.blend(0f, m.not()));
     }
 
     /** {@code Σ a[ao+i]·b[bo+i]} for i &lt; n, FP32 with four partial sums. */
@@ -78,7 +62,7 @@ final class Vec {
             VectorMask<Float> m = S.indexInRange(i, n);
             s1 = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), s1);
         }
-        return sum(s0.add(s1).add(s2.add(s3)));
+        return sumLanes(s0.add(s1).add(s2.add(s3)));
     }
 
     /** {@code Σ x[xo+i]²} for i &lt; n. */
@@ -99,6 +83,54 @@ final class Vec {
         }
     }
 
+    /**
+     * One key against several queries (the heads of one GQA group):
+     * {@code p[po + h·ps] = scale · Σ_t q[qo + h·qs + t]·k[ko + t]} for h &lt; count, t &lt; d.
+     * With d ≤ 4L the key is loaded once into four registers for all the heads.
+     */
+    static void dots(float[] q, int qo, int qs, int count, float[] k, int ko, int d, float scale, float[] p, int po, int ps) {
+        if (d > 4 * L) {
+            for (int h = 0; h < count; h++) p[po + h * ps] = scale * dot(q, qo + h * qs, k, ko, d);
+            return;
+        }
+        VectorMask<Float> m0 = S.indexInRange(0, d), m1 = S.indexInRange(L, d);
+        VectorMask<Float> m2 = S.indexInRange(2 * L, d), m3 = S.indexInRange(3 * L, d);
+        FloatVector k0 = FloatVector.fromArray(S, k, ko, m0), k1 = FloatVector.fromArray(S, k, ko + L, m1);
+        FloatVector k2 = FloatVector.fromArray(S, k, ko + 2 * L, m2), k3 = FloatVector.fromArray(S, k, ko + 3 * L, m3);
+        for (int h = 0; h < count; h++) {
+            int r = qo + h * qs;
+            FloatVector acc = FloatVector.fromArray(S, q, r, m0).mul(k0);
+            acc = FloatVector.fromArray(S, q, r + L, m1).fma(k1, acc);
+            acc = FloatVector.fromArray(S, q, r + 2 * L, m2).fma(k2, acc);
+            acc = FloatVector.fromArray(S, q, r + 3 * L, m3).fma(k3, acc);
+            p[po + h * ps] = scale * sumLanes(acc);
+        }
+    }
+
+    /**
+     * One value row into several outputs (the heads of one GQA group):
+     * {@code out[oo + h·os + t] += p[po + h·ps] · v[vo + t]} for h &lt; count, t &lt; d.
+     * With d ≤ 4L the value row is loaded once into four registers for all the heads.
+     */
+    static void axpys(float[] p, int po, int ps, int count, float[] v, int vo, int d, float[] out, int oo, int os) {
+        if (d > 4 * L) {
+            for (int h = 0; h < count; h++) axpy(p[po + h * ps], v, vo, out, oo + h * os, d);
+            return;
+        }
+        VectorMask<Float> m0 = S.indexInRange(0, d), m1 = S.indexInRange(L, d);
+        VectorMask<Float> m2 = S.indexInRange(2 * L, d), m3 = S.indexInRange(3 * L, d);
+        FloatVector v0 = FloatVector.fromArray(S, v, vo, m0), v1 = FloatVector.fromArray(S, v, vo + L, m1);
+        FloatVector v2 = FloatVector.fromArray(S, v, vo + 2 * L, m2), v3 = FloatVector.fromArray(S, v, vo + 3 * L, m3);
+        for (int h = 0; h < count; h++) {
+            FloatVector ph = FloatVector.broadcast(S, p[po + h * ps]);
+            int r = oo + h * os;
+            v0.fma(ph, FloatVector.fromArray(S, out, r, m0)).intoArray(out, r, m0);
+            v1.fma(ph, FloatVector.fromArray(S, out, r + L, m1)).intoArray(out, r + L, m1);
+            v2.fma(ph, FloatVector.fromArray(S, out, r + 2 * L, m2)).intoArray(out, r + 2 * L, m2);
+            v3.fma(ph, FloatVector.fromArray(S, out, r + 3 * L, m3)).intoArray(out, r + 3 * L, m3);
+        }
+    }
+
     /** In-place softmax of {@code x[off .. off+n)}: subtract the max, exponentiate, normalise. */
     static void softmax(float[] x, int off, int n) {
         if (n <= 0) return;
@@ -115,11 +147,11 @@ final class Vec {
             e.intoArray(x, off + i);
             vsum = vsum.add(e);
         }
-        float sum = sum(vsum);
+        float sum = sumLanes(vsum);
         if (upper < n) {
             FloatVector e = Exp.exp(FloatVector.fromArray(S, x, off + upper, tail).sub(vm));
             e.intoArray(x, off + upper, tail);
-            sum += sum(e, tail);
+            sum += sumLanes(e, tail);
         }
         scale(x, off, n, 1f / sum);
     }

@@ -62,6 +62,10 @@ public final class VectorKernels implements Kernels {
     @Override
     public void rmsnorm(float[] out, int outOff, float[] rstd, int rstdOff, float[] x, int xOff,
                         float[] weight, int m, int c, float eps) {
+        Checks.matrix("x", x, xOff, m, c, c);
+        Checks.matrix("out", out, outOff, m, c, c);
+        Checks.matrix("weight", weight, 0, 1, c, c);
+        if (rstd != null) Checks.matrix("rstd", rstd, rstdOff, 1, m, m);
         rows(m, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xo = xOff + r * c, oo = outOff + r * c;
@@ -85,6 +89,10 @@ public final class VectorKernels implements Kernels {
     public void rope(float[] x, int xOff, int m, int heads, int headDim, int[] pos, int posOff,
                      float[] cos, float[] sin) {
         int half = headDim / 2;
+        Checks.matrix("x", x, xOff, m, heads * headDim, heads * headDim);
+        if (m > 0 && pos.length - posOff < m) {
+            throw new IllegalArgumentException("pos: " + m + " positions from offset " + posOff + ", the array has " + pos.length);
+        }
         rows(m, heads * headDim, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int t = pos[posOff + r] * half;
@@ -106,6 +114,9 @@ public final class VectorKernels implements Kernels {
 
     @Override
     public void siluMul(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
+        Checks.matrix("gate", gate, gateOff, 1, n, n);
+        Checks.matrix("up", up, upOff, 1, n, n);
+        Checks.matrix("out", out, outOff, 1, n, n);
         elements(n, (i0, i1) -> {
             for (int i = i0; i < i1; i += L) {
                 VectorMask<Float> m = S.indexInRange(i, i1);
@@ -118,6 +129,9 @@ public final class VectorKernels implements Kernels {
 
     @Override
     public void add(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        Checks.matrix("a", a, aOff, 1, n, n);
+        Checks.matrix("b", b, bOff, 1, n, n);
+        Checks.matrix("out", out, outOff, 1, n, n);
         elements(n, (i0, i1) -> {
             for (int i = i0; i < i1; i += L) {
                 VectorMask<Float> m = S.indexInRange(i, i1);
@@ -132,11 +146,17 @@ public final class VectorKernels implements Kernels {
                           float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                           int tq, int tk, int past, int heads, int kvHeads, int headDim) {
         Checks.attention(tq, tk, past, heads, kvHeads, headDim);
+        Checks.matrix("q", q, qOff, tq, heads * headDim, heads * headDim);
+        Checks.matrix("k", k, kOff, past + tq, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("v", v, vOff, past + tq, kvHeads * headDim, kvHeads * headDim);
+        Checks.matrix("out", out, outOff, tq, heads * headDim, heads * headDim);
+        if (att != null) Checks.matrix("att", att, attOff, heads * tq, tk, tk);
         Attention.forward(out, outOff, att, attOff, q, qOff, k, kOff, v, vOff, tq, tk, past, heads, kvHeads, headDim);
     }
 
     @Override
     public void softmax(float[] x, int off, int n) {
+        Checks.matrix("x", x, off, 1, n, n);
         Vec.softmax(x, off, n);
     }
 

@@ -115,6 +115,19 @@ class ElementwiseParityTest {
         assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
     }
 
+    @Test
+    void misuseIsReportedWithTheValues() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> vec.add(new float[10], 0, new float[10], 3, new float[10], 0, 8))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("a: (1, 8) with row stride 8 at offset 3 needs 11 elements, the array has 10");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> vec.rmsnorm(new float[8], 0, null, 0, new float[8], 0,
+                        new float[3], 2, 4, 1e-5f))
+                .hasMessageContaining("weight: (1, 4)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> vec.rope(new float[8], 0, 2, 1, 4, new int[1], 0,
+                        new float[8], new float[8]))
+                .hasMessage("pos: 2 positions from offset 0, the array has 1");
+    }
+
     static float[] random(SplittableRandom rnd, int n, double scale) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);

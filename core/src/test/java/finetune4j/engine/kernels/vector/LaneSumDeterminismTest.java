@@ -20,17 +20,19 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Horizontal sums give the same bits whether a kernel runs interpreted or C2-compiled, so that a
  * training step (and a run resumed in a new JVM) does not depend on when the JIT compiled what.
  * {@code reduceLanes(ADD)} on floats breaks that: interpreted, it adds the lanes one after the
- * other; compiled, C2 adds them in a tree (measured before {@link Vec#sum}: the forward loss of
- * the same batch took 6 different values over 300 evaluations from a cold JVM, and training
- * runs of the same settings differed in the 7th digit depending on which tests had run before).
+ * other; compiled, C2 adds them in a tree (measured with reduceLanes: 69% of random 16-lane sums
+ * differ between the two; the forward loss of the same batch took 6 different values over 300
+ * evaluations from a cold JVM; two identical stories260K DoRA runs wrote different adapters, and
+ * training runs of the same settings differed in the 7th digit depending on which tests had run
+ * before).
  */
 class LaneSumDeterminismTest {
-    /** The fixed tree of {@link Vec#sum} in scalar float arithmetic: what the interpreter computes. */
+    /** The butterfly of {@link Vec#sumLanes} in scalar float arithmetic: what the interpreter computes. */
     static float treeSum(float[] lanes) {
         float[] v = lanes.clone();
         for (int h = v.length / 2; h >= 1; h /= 2) {
             float[] next = v.clone();
-            for (int i = 0; i < v.length; i++) next[i] = v[i] + v[(i + h) & (v.length - 1)];
+            for (int i = 0; i < v.length; i++) next[i] = v[i] + v[i ^ h];
             v = next;
         }
         return v[0];
@@ -38,7 +40,7 @@ class LaneSumDeterminismTest {
 
     /**
      * 200,000 calls on 1,000 vectors with mixed signs and magnitudes, long enough for C2 to compile
-     * {@link Vec#sum} midway: every call, interpreted or compiled, equals the scalar tree. (With
+     * {@link Vec#sumLanes} midway: every call, interpreted or compiled, equals the scalar tree. (With
      * {@code reduceLanes(ADD)} the interpreted calls differ from any fixed tree for most inputs.)
      */
     @Test
@@ -58,9 +60,9 @@ class LaneSumDeterminismTest {
         }
         for (int round = 0; round < 200; round++) {
             for (int j = 0; j < n; j++) {
-                float got = Vec.sum(FloatVector.fromArray(Vec.S, data, j * lanes));
+                float got = Vec.sumLanes(FloatVector.fromArray(Vec.S, data, j * lanes));
                 if (Float.floatToRawIntBits(got) != Float.floatToRawIntBits(want[j])) {
-                    throw new AssertionError("round " + round + " vector " + j + ": Vec.sum = " + got + ", the fixed tree gives " + want[j]);
+                    throw new AssertionError("round " + round + " vector " + j + ": Vec.sumLanes = " + got + ", the fixed tree gives " + want[j]);
                 }
             }
         }
@@ -74,11 +76,11 @@ class LaneSumDeterminismTest {
         for (int k = 0; k <= Vec.L; k++) {
             float[] prefix = new float[Vec.L];
             System.arraycopy(v, 0, prefix, 0, k);
-            assertThat(Vec.sum(FloatVector.fromArray(Vec.S, v, 0), Vec.S.indexInRange(0, k))).isEqualTo(treeSum(prefix));
+            assertThat(Vec.sumLanes(FloatVector.fromArray(Vec.S, v, 0), Vec.S.indexInRange(0, k))).isEqualTo(treeSum(prefix));
         }
     }
 
-    /** No kernel sums lanes with {@code reduceLanes(ADD)} (or MUL) on floating-point vectors: they call {@link Vec#sum}. */
+    /** No kernel sums lanes with {@code reduceLanes(ADD)} (or MUL) on floating-point vectors: they call {@link Vec#sumLanes}. */
     @Test
     void noKernelUsesTheOrderDependentReduction() {
         Path dir = SharedData.repoRoot().resolve("core/src/main/java/finetune4j/engine/kernels/vector");
@@ -95,6 +97,6 @@ class LaneSumDeterminismTest {
             throw new UncheckedIOException(e);
         }
         assertThat(files).isGreaterThan(5);
-        assertThat(offenders).as("kernels using reduceLanes(ADD/MUL) instead of Vec.sum").isEmpty();
+        assertThat(offenders).as("kernels using reduceLanes(ADD/MUL) instead of Vec.sumLanes").isEmpty();
     }
 }

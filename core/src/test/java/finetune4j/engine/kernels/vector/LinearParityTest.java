@@ -31,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@link VectorKernels#linear} against the scalar reference for every weight storage the engine
  * meets: FP32 on the heap, and FP32 / BF16 / F16 in a memory-mapped file at an odd byte offset
- * (so every vector load is unaligned). M covers the GEMV path (M ≤ 4) and the packed GEMM, K and
+ * (so every vector load is unaligned). M covers the GEMV path (M ≤ 8) and the packed GEMM, K and
  * N cover vector tails and panel edges, and {@code accumulate} both ways (NaN-filled output when
  * it must be overwritten).
  */
@@ -58,7 +58,7 @@ class LinearParityTest {
     enum Storage { HEAP_F32, MAPPED_F32, MAPPED_BF16, MAPPED_F16 }
 
     static Stream<Arguments> cases() {
-        int[] ms = {1, 2, 4, 5, 6, 7, 13};
+        int[] ms = {1, 2, Gemv.MAX_M - 1, Gemv.MAX_M, Gemv.MAX_M + 1, 13};   // GEMV up to MAX_M, GEMM above
         int[][] nks = {{1, 1}, {L - 1, L + 1}, {NR + 1, KC + 1}, {17, 4097}, {2 * NR + 3, 2 * KC + 7}};
         List<Arguments> out = new ArrayList<>();
         for (Storage s : Storage.values()) {
