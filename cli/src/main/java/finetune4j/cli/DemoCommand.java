@@ -52,10 +52,10 @@ final class DemoCommand implements Callable<Integer> {
             description = "Where the adapter, metrics.jsonl, report.html and demo-summary.json go (default: ${DEFAULT-VALUE}).")
     Path output;
 
-    @Option(names = "--steps", defaultValue = "240", description = "LoRA training steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "500", description = "LoRA training steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate, cosine decay (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate, cosine decay (default: ${DEFAULT-VALUE}).")
     double lr;
 
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank (alpha = 2·rank; default: ${DEFAULT-VALUE}).")
