@@ -307,6 +307,22 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Logits of every position of B packed sequences, (B·T, V) row-major: a new array. Each
+     * sequence holds examples end to end, numbered by {@code segmentIds} (B, T) as in the packed
+     * {@link #forwardBackward}; every example gets the logits it gets alone (positions restart,
+     * attention stays inside the example).
+     */
+    public float[] forwardPacked(int[] ids, int[] segmentIds, int b, int t) {
+        checkContext(t, "a sequence of " + t + " positions");
+        if (ids.length != b * t) throw new IllegalArgumentException("ids has " + ids.length + " entries for B=" + b + ", T=" + t);
+        int[] start = new int[b * t];
+        boolean packed = Segments.starts(segmentIds, b, t, start);
+        Activations a = Activations.forInference(config, b, t, true);
+        run(a, ids, 0, b, t, null, Logits.ALL, null, packed ? start : null);
+        return a.logits.clone();
+    }
+
+    /**
      * The forward pass into preallocated buffers (no allocation): {@code ids} (B, T) row-major,
      * right-padded with {@code lengths} (null: all T). Results stay in {@code a} (logits,
      * and every activation when {@code a} is {@link Activations#forTraining}).
@@ -364,7 +380,22 @@ public final class LlamaModel implements AutoCloseable {
      * @throws Finetune4jException for an id or label outside the vocabulary, or T beyond the model's context
      */
     public double forwardBackward(TrainingBuffers a, int[] ids, int[] labels, int b, int t, float lossScale) {
-        return TrainingPass.run(this, a, ids, labels, b, t, lossScale, true);
+        return TrainingPass.run(this, a, ids, labels, null, b, t, lossScale, true);
+    }
+
+    /**
+     * {@link #forwardBackward(TrainingBuffers, int[], int[], int, int, float)} over packed
+     * sequences ({@code --packing}): each of the B sequences may hold several examples end to end,
+     * numbered by {@code segmentIds} (B, T) (a run of equal ids is one example; 0 marks padding).
+     * Each example is computed exactly as if it ran alone: positions restart at 0 per example,
+     * attention is block-diagonal causal (no query sees another example's keys), and the last
+     * position of an example has no target. So the loss and gradients equal those of the same
+     * examples run unpacked, with the same token weighting. {@code segmentIds} null: unpacked.
+     *
+     * @throws IllegalArgumentException when a segment id is negative or a segment is not contiguous
+     */
+    public double forwardBackward(TrainingBuffers a, int[] ids, int[] labels, int[] segmentIds, int b, int t, float lossScale) {
+        return TrainingPass.run(this, a, ids, labels, segmentIds, b, t, lossScale, true);
     }
 
     /**
@@ -372,7 +403,12 @@ public final class LlamaModel implements AutoCloseable {
      * the mean loss is this divided by {@link #countTargets}.
      */
     public double forwardLoss(TrainingBuffers a, int[] ids, int[] labels, int b, int t) {
-        return TrainingPass.run(this, a, ids, labels, b, t, 0f, false);
+        return TrainingPass.run(this, a, ids, labels, null, b, t, 0f, false);
+    }
+
+    /** {@link #forwardLoss(TrainingBuffers, int[], int[], int, int)} over packed sequences (see the packed {@link #forwardBackward}). */
+    public double forwardLoss(TrainingBuffers a, int[] ids, int[] labels, int[] segmentIds, int b, int t) {
+        return TrainingPass.run(this, a, ids, labels, segmentIds, b, t, 0f, false);
     }
 
     /** Target tokens of a (B, T) label batch after the causal shift: labels ≠ −100 at positions 1..T−1. */
@@ -666,6 +702,15 @@ public final class LlamaModel implements AutoCloseable {
      * at positions {@code cache.length ..} and their keys/values are appended to the cache.
      */
     void run(Activations a, int[] ids, int idsOff, int b, int t, KvCache cache, Logits mode, int[] lengths) {
+        run(a, ids, idsOff, b, t, cache, mode, lengths, null);
+    }
+
+    /**
+     * {@link #run(Activations, int[], int, int, int, KvCache, Logits, int[])} over packed sequences
+     * when {@code segStart} (BT, from {@link Segments#starts}) is not null (no cache).
+     */
+    void run(Activations a, int[] ids, int idsOff, int b, int t, KvCache cache, Logits mode, int[] lengths, int[] segStart) {
+        if (segStart != null && cache != null) throw new IllegalArgumentException("packed sequences run without a KV cache");
         if (b > a.maxB || t > a.maxT) {
             throw new IllegalArgumentException("B=" + b + ", T=" + t + " exceeds activations for B=" + a.maxB + ", T=" + a.maxT);
         }
@@ -692,7 +737,7 @@ public final class LlamaModel implements AutoCloseable {
                         + " is outside the vocabulary [0, " + V + ")");
             }
             embeddingRow(id, h0, r * C);
-            a.pos[r] = past + r % t;
+            a.pos[r] = past + r % t - (segStart == null ? 0 : segStart[r]);
         }
 
         for (int l = 0; l < layers.length; l++) {
@@ -710,7 +755,9 @@ public final class LlamaModel implements AutoCloseable {
             L.v.forward(vBuf, kvOff, ln1, 0, bt);
             kernels.rope(q, 0, bt, H, D, a.pos, 0, rt.cos(), rt.sin());
             kernels.rope(kBuf, kvOff, bt, KVH, D, a.pos, 0, rt.cos(), rt.sin());
-            for (int s = 0; s < b; s++) {
+            if (segStart != null) {
+                Segments.attention(kernels, attnOut, a.att[l], q, kBuf, vBuf, b, t, segStart, H, KVH, D);
+            } else for (int s = 0; s < b; s++) {
                 int qOff = s * t * qDim;
                 if (cache != null) {
                     kernels.attention(attnOut, qOff, null, 0, q, qOff, kBuf, 0, vBuf, 0, t, past + t, past, H, KVH, D);

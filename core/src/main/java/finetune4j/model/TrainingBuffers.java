@@ -33,7 +33,9 @@ public final class TrainingBuffers {
     final boolean checkpointing;
     final int headRows;
 
-    final int[] pos;           // (BT) position of each row: r % T
+    final int[] pos;           // (BT) position of each row: r % T, or inside its example when packed
+    final int[] segStart;      // (BT) packed steps: where row r's example begins in its sequence (Segments)
+    boolean packed;            // the current step's sequences hold several examples each (block-diagonal attention)
     final int[] targets;       // (BT) next-token targets: labels shifted left by one, −100 at the last position
     final int[] targetRows;    // (BT) indices of the rows that have a target, in order
 
@@ -95,6 +97,7 @@ public final class TrainingBuffers {
         int bt = (int) rows;
         int sets = checkpointing ? 1 : L;
         pos = new int[bt];
+        segStart = new int[bt];
         targets = new int[bt];
         targetRows = new int[bt];
         resid = sets(L + 1, bt * C);
@@ -141,7 +144,7 @@ public final class TrainingBuffers {
                 headH, headX, headRstd, headLogits, headDx, headDh}) {
             scratch += 4L * a.length;
         }
-        totalBytes = activationBytes + scratch + 4L * (pos.length + targets.length + targetRows.length + headTargets.length);
+        totalBytes = activationBytes + scratch + 4L * (pos.length + segStart.length + targets.length + targetRows.length + headTargets.length);
     }
 
     private static float[][] sets(int n, int size) {

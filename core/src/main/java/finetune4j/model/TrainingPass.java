@@ -29,6 +29,10 @@ import java.util.Arrays;
  * {@code LlamaForCausalLM(labels=...)}: they are aligned with the input ids and shifted here, so
  * the logits at position i are scored against {@code labels[i + 1]}; the last position of each
  * sequence has no target.
+ *
+ * <p>Packed sequences (segment ids given): positions restart at 0 per example, attention is
+ * block-diagonal causal ({@link Segments}), and the last position of each example has no target
+ * (no example is asked to predict the next one's first token).
  */
 final class TrainingPass {
     private TrainingPass() {
@@ -39,21 +43,24 @@ final class TrainingPass {
      * {@code backward}, every trainable parameter's gradient is accumulated with the loss scaled
      * by {@code lossScale}.
      */
-    static double run(LlamaModel m, TrainingBuffers a, int[] ids, int[] labels, int b, int t, float lossScale,
-                      boolean backward) {
+    static double run(LlamaModel m, TrainingBuffers a, int[] ids, int[] labels, int[] segmentIds, int b, int t,
+                      float lossScale, boolean backward) {
         ModelConfig c = m.config;
         check(m, a, ids, labels, b, t, lossScale);
         final int C = c.hiddenSize(), L = c.numHiddenLayers();
         final int bt = b * t;
         Rope.Tables rt = m.rope.ensure(t);
+        a.packed = segmentIds != null && Segments.starts(segmentIds, b, t, a.segStart);
 
-        // embedding, positions, next-token targets (labels shifted left by one within each sequence)
+        // embedding, positions, next-token targets (labels shifted left by one within each sequence;
+        // packed: within each example, positions restarting at 0)
         int nTargets = 0;
         for (int r = 0; r < bt; r++) {
             m.embeddingRow(ids[r], a.resid[0], r * C);
             int i = r % t;
-            a.pos[r] = i;
-            int target = i + 1 < t ? labels[r + 1] : Kernels.IGNORE_INDEX;
+            a.pos[r] = a.packed ? i - a.segStart[r] : i;
+            boolean next = i + 1 < t && (!a.packed || a.segStart[r + 1] == a.segStart[r]);
+            int target = next ? labels[r + 1] : Kernels.IGNORE_INDEX;
             a.targets[r] = target;
             if (target != Kernels.IGNORE_INDEX) a.targetRows[nTargets++] = r;
         }
@@ -136,7 +143,8 @@ final class TrainingPass {
         ly.v.forward(v, 0, a.ln, 0, bt);                                              // (BT, KVH·D)
         K.rope(q, 0, bt, H, D, a.pos, 0, rt.cos(), rt.sin());
         K.rope(k, 0, bt, KVH, D, a.pos, 0, rt.cos(), rt.sin());
-        for (int seq = 0; seq < b; seq++) {
+        if (a.packed) Segments.attention(K, attnOut, keepAtt ? a.att : null, q, k, v, b, t, a.segStart, H, KVH, D);
+        else for (int seq = 0; seq < b; seq++) {
             K.attention(attnOut, seq * t * qDim, keepAtt ? a.att : null, seq * H * t * t, q, seq * t * qDim,
                     k, seq * t * kvDim, v, seq * t * kvDim, t, t, 0, H, KVH, D);
         }
@@ -180,13 +188,15 @@ final class TrainingPass {
 
         // attention block: mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))), ln1 = rmsnorm(x)·w1
         if (!attReady) {                                                               // output and probabilities again
-            for (int seq = 0; seq < b; seq++) {
+            if (a.packed) Segments.attention(K, attnOut, a.att, q, k, v, b, t, a.segStart, H, KVH, D);
+            else for (int seq = 0; seq < b; seq++) {
                 K.attention(attnOut, seq * t * qDim, a.att, seq * H * t * t, q, seq * t * qDim,
                         k, seq * t * kvDim, v, seq * t * kvDim, t, t, 0, H, KVH, D);
             }
         }
         ly.o.backward(a.dattn, 0, false, a.dres, 0, attnOut, 0, bt);                   // d attnOut (BT, H·D)
-        K.attentionBackward(a.dq, 0, a.dk, 0, a.dv, 0, a.dattn, 0, q, 0, k, 0, v, 0, a.att, 0, b, t, H, KVH, D);
+        if (a.packed) Segments.attentionBackward(K, a.dq, a.dk, a.dv, a.dattn, q, k, v, a.att, b, t, a.segStart, H, KVH, D);
+        else K.attentionBackward(a.dq, 0, a.dk, 0, a.dv, 0, a.dattn, 0, q, 0, k, 0, v, 0, a.att, 0, b, t, H, KVH, D);
         K.ropeBackward(a.dq, 0, bt, H, D, a.pos, 0, rt.cos(), rt.sin());
         K.ropeBackward(a.dk, 0, bt, KVH, D, a.pos, 0, rt.cos(), rt.sin());
         K.rmsnorm(a.ln, 0, a.rstd1[s], 0, x, 0, ly.inputNorm, bt, C, m.eps);         // ln1 again

@@ -25,6 +25,10 @@ import java.util.Map;
  * accumulated gradient is that of the mean over all targets of the step: two micro-batches of 4
  * give the same update as one batch of 8.
  *
+ * <p>Packed rows ({@code --packing}, {@link finetune4j.batch.Packer}) run with their segment ids:
+ * each example attends only to itself, with positions restarting, so a packed step computes the
+ * same loss and gradients as the same examples unpacked.
+ *
  * <p>Reproducibility: everything random is a pure function of the seed and the step (data order per
  * epoch, dropout masks per step and micro-batch through {@link StepHook}), so a run resumed from a
  * checkpoint continues bit for bit like an uninterrupted one.
@@ -180,7 +184,7 @@ public final class Trainer {
                 for (int i = 0; i < micro.length; i++) {
                     Batch b = micro[i];
                     hook.beforeMicroBatch(step, i);
-                    lossSum += model.forwardBackward(buffers, b.ids, b.labels, b.b(), b.t(), scale);
+                    lossSum += model.forwardBackward(buffers, b.ids, b.labels, b.packed() ? b.segmentIds : null, b.b(), b.t(), scale);
                 }
                 double loss = targets == 0 ? 0 : lossSum / targets;
                 GradClip.Result g = clip.apply(params);
@@ -277,7 +281,7 @@ public final class Trainer {
             int n = Math.min(batchSize, examples.size() - i);
             for (int j = 0; j < n; j++) rows[j] = examples.get(i + j);
             batch.fill(rows, n, pad);
-            sum += model.forwardLoss(buffers, batch.ids, batch.labels, batch.b(), batch.t());
+            sum += model.forwardLoss(buffers, batch.ids, batch.labels, batch.packed() ? batch.segmentIds : null, batch.b(), batch.t());
             targets += batch.targetTokens();
         }
         return new double[]{targets == 0 ? Double.NaN : sum / targets, targets};
