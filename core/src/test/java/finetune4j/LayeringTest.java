@@ -33,8 +33,9 @@ class LayeringTest {
             Map.entry("peft", Set.of("peft", "quant", "model", "engine", "internal")),
             Map.entry("generate", Set.of("generate", "peft", "quant", "model", "text", "engine", "internal")),
             Map.entry("export", Set.of("export", "peft", "quant", "model", "text", "data", "engine", "internal")),
+            Map.entry("eval", Set.of("eval", "generate", "peft", "quant", "model", "batch", "text", "data", "engine", "internal")),
             Map.entry("train", Set.of("train", "export", "peft", "quant", "model", "batch", "text", "data", "engine", "internal")),
-            Map.entry("demo", Set.of("demo", "train", "export", "generate", "peft", "quant", "model", "batch", "text", "data",
+            Map.entry("demo", Set.of("demo", "eval", "train", "export", "generate", "peft", "quant", "model", "batch", "text", "data",
                     "engine", "internal")));
     private static final Pattern IMPORT = Pattern.compile("^import (?:static )?finetune4j\\.([a-z]\\w*)\\.", Pattern.MULTILINE);
 
