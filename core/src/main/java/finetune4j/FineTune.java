@@ -1,5 +1,6 @@
 package finetune4j;
 
+import finetune4j.batch.DataPipeline;
 import finetune4j.batch.ExampleTokenizer;
 import finetune4j.batch.Tokenized;
 import finetune4j.data.Example;
@@ -37,7 +38,7 @@ import java.util.Map;
  * try (LlamaModel model = LlamaModel.load(Path.of("my-base-model"))) {
  *     FineTune.Result r = FineTune.lora(model, Tokenizer.load(Path.of("my-base-model")),
  *                     LoraConfig.builder().r(8).loraAlpha(16).targetModules(List.of("q_proj", "v_proj")).build())
- *             .trainData(FineTune.readExamples(Path.of("train.jsonl")))
+ *             .trainData(FineTune.readExamples(Path.of("train.jsonl")))     // or .data(DataPipeline...prepare(...))
  *             .config(TrainConfig.builder().steps(200).lr(1e-3).output(Path.of("out")).build())
  *             .run(listener);
  *     System.out.println(r.summary());
@@ -63,8 +64,10 @@ public final class FineTune {
     private final PeftAdapter initAdapter;         // null unless starting from an adapter
     private final List<String> fullPatterns;       // regexes of trainable base parameters (full)
     private List<Example> train = List.of(), valid = List.of();
+    private List<Tokenized> trainRows, validRows;     // already tokenized (DataPipeline), or null
     private TrainConfig config;
     private Path resume;
+    private String dataSettings;
     private int eosId = -1;
     private final Map<String, String> display = new LinkedHashMap<>();
 
@@ -101,6 +104,27 @@ public final class FineTune {
         return this;
     }
 
+    /**
+     * Training rows already tokenized, with their loss masks (e.g. {@link DataPipeline}'s: any
+     * record format, chat template, {@code --train-on}, cutting, packing); replaces
+     * {@link #trainData}. Packed rows train with block-diagonal attention.
+     */
+    public FineTune trainRows(List<Tokenized> rows) {
+        this.trainRows = List.copyOf(rows);
+        return this;
+    }
+
+    /** Validation rows already tokenized; replaces {@link #validData}. */
+    public FineTune validRows(List<Tokenized> rows) {
+        this.validRows = List.copyOf(rows);
+        return this;
+    }
+
+    /** The training and validation rows of a {@link DataPipeline#prepare prepared} dataset. */
+    public FineTune data(DataPipeline.Prepared data) {
+        return trainRows(data.train()).validRows(data.valid());
+    }
+
     public FineTune config(TrainConfig c) {
         this.config = c;
         return this;
@@ -115,6 +139,15 @@ public final class FineTune {
     /** The id appended after each example (default: tokenizer_config.json's eos_token, else the tokenizer's). */
     public FineTune eosId(int id) {
         this.eosId = id;
+        return this;
+    }
+
+    /**
+     * The data settings (format, template, masks, packing, split...) as one canonical text: a
+     * {@link #resume} is refused when they differ from the checkpoint's run.
+     */
+    public FineTune dataSettings(String canonical) {
+        this.dataSettings = canonical;
         return this;
     }
 
@@ -161,9 +194,18 @@ public final class FineTune {
             throw new ConfigException("max-seq-len", config.maxSeqLen(), "at most the model's context of " + model.maxContext()
                     + " positions (" + model.config().maxContextReason() + ")");
         }
-        if (train.isEmpty()) throw new InvalidDataException("train data", 0, null, "the dataset is empty (no records)");
-        List<Tokenized> trainTok = tokenize(train);
-        List<Tokenized> validTok = tokenize(valid);
+        if (trainRows == null && train.isEmpty()) throw new InvalidDataException("train data", 0, null, "the dataset is empty (no records)");
+        if (trainRows != null && trainRows.isEmpty()) throw new InvalidDataException("train data", 0, null, "no training rows");
+        List<Tokenized> trainTok = trainRows != null ? trainRows : tokenize(train);
+        List<Tokenized> validTok = validRows != null ? validRows : tokenize(valid);
+        for (List<Tokenized> rows : List.of(trainTok, validTok)) {
+            for (Tokenized t : rows) {
+                if (t.length() > config.maxSeqLen()) {
+                    throw new ConfigException(t.source() + ": a row of " + t.length() + " tokens is longer than max-seq-len "
+                            + config.maxSeqLen() + " (hint: prepare the data with the same max-seq-len)");
+                }
+            }
+        }
         if (lora != null) {
             List<String> unsupported = lora.unsupportedSettings();
             if (!unsupported.isEmpty()) {
@@ -257,6 +299,7 @@ public final class FineTune {
         TrainConfig c = config;
         return String.join("\n", "batch=" + c.batchSize(), "accum=" + c.gradAccum(), "maxSeqLen=" + c.maxSeqLen(),
                 "optimizer=" + c.optimizer(), "seed=" + c.seed(), "shuffle=" + c.shuffle(), "lr=" + c.lr(),
-                "schedule=" + c.schedule(), "steps=" + c.steps(), "epochs=" + c.epochs());
+                "schedule=" + c.schedule(), "steps=" + c.steps(), "epochs=" + c.epochs())
+                + (dataSettings == null ? "" : "\ndata: " + dataSettings);
     }
 }

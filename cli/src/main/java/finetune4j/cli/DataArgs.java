@@ -20,8 +20,10 @@ import java.util.Set;
 
 /**
  * The data options shared by the commands that read instruction data ({@code data check},
- * {@code data preview}, and later {@code train}/{@code eval}): what the records are and how they
- * become token ids and labels. Turned into {@link DataPipeline.Options} by {@link #options}.
+ * {@code data preview}, {@code train}, {@code eval}): what the records are and how they become
+ * token ids and labels. Turned into {@link DataPipeline.Options} by {@link #options} /
+ * {@link #builder}; the commands differ only in the defaults of {@code --max-seq-len} and
+ * {@code --on-bad-record}.
  */
 final class DataArgs {
     @Option(names = "--data", required = true, paramLabel = "PATH",
@@ -46,15 +48,17 @@ final class DataArgs {
     String trainOn;
 
     @Option(names = "--max-seq-len", paramLabel = "N",
-            description = "Longest sequence (default: the model's context from config.json, else tokenizer_config.json's model_max_length, else 2048).")
+            description = "Longest sequence, at most the model's context (default: train: 512, or the context when shorter; other"
+                    + " commands: the context from config.json, else tokenizer_config.json's model_max_length, else 2048).")
     Integer maxSeqLen;
 
     @Option(names = "--truncate", paramLabel = "HOW", defaultValue = "right",
             description = "Examples longer than --max-seq-len: right (cut the end, default), left (cut the start), drop.")
     String truncate;
 
-    @Option(names = "--on-bad-record", paramLabel = "POLICY", defaultValue = "skip",
-            description = "fail: stop at the first bad record; skip (default here): skip and report every one.")
+    @Option(names = "--on-bad-record", paramLabel = "POLICY",
+            description = "fail: stop at the first bad record (default for train and eval); skip: skip it, count it and report"
+                    + " it (default for data check and preview).")
     String onBadRecord;
 
     @Option(names = "--dedupe", description = "Drop exact duplicate examples (same tokens and labels).")
@@ -74,8 +78,16 @@ final class DataArgs {
     @Option(names = "--drop-synthetic", description = "OpenAssistant: drop messages flagged synthetic (model-written).")
     boolean dropSynthetic;
 
-    /** The pipeline options for the model in {@code modelDir}. */
+    /** The pipeline options for the model in {@code modelDir}, as {@code data check/preview} use them. */
     DataPipeline.Options options(Path modelDir) {
+        return builder(maxSeqLen != null ? maxSeqLen : context(modelDir), BadRecords.Policy.SKIP).build();
+    }
+
+    /**
+     * A pipeline builder with these options; {@code defaultMaxSeqLen} and {@code defaultPolicy} apply
+     * when {@code --max-seq-len} / {@code --on-bad-record} are not given.
+     */
+    DataPipeline.Builder builder(int defaultMaxSeqLen, BadRecords.Policy defaultPolicy) {
         boolean all = switch (threads.trim().toLowerCase(java.util.Locale.ROOT)) {
             case "best" -> false;
             case "all" -> true;
@@ -89,11 +101,22 @@ final class DataArgs {
                 .data(data)
                 .template(template)
                 .trainOn(TrainOn.parse(trainOn))
-                .maxSeqLen(maxSeqLen != null ? maxSeqLen : context(modelDir))
+                .maxSeqLen(maxSeqLen != null ? maxSeqLen : defaultMaxSeqLen)
                 .truncation(Truncation.parse(truncate))
-                .onBadRecord(BadRecords.Policy.parse(onBadRecord))
-                .dedupe(dedupe)
-                .build();
+                .onBadRecord(onBadRecord != null ? BadRecords.Policy.parse(onBadRecord) : defaultPolicy)
+                .dedupe(dedupe);
+    }
+
+    /** The settings that decide what the rows are, as one line (for logs and the resume check). */
+    static String describe(DataPipeline.Options o) {
+        DataOptions d = o.data();
+        return "format=" + (d.format() == null ? "auto" : d.format().id()) + (d.renames().isEmpty() ? "" : " map=" + d.renames())
+                + " template=" + (o.template() == null ? "default" : o.template()) + " train_on=" + o.trainOn().id()
+                + " max_seq_len=" + o.maxSeqLen() + " truncate=" + o.truncation().name().toLowerCase(java.util.Locale.ROOT)
+                + (o.dedupe() ? " dedupe" : "") + (o.packing() ? " packing" : "")
+                + (o.validRatio() > 0 ? " valid_ratio=" + o.validRatio() : "") + (o.validCount() > 0 ? " valid_count=" + o.validCount() : "")
+                + " seed=" + o.seed()
+                + (d.oasst().equals(DataOptions.OasstOptions.DEFAULT) ? "" : " oasst=" + d.oasst());
     }
 
     /** The model's context: config.json, else tokenizer_config.json, else 2048. */

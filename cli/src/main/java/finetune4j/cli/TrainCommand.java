@@ -3,11 +3,14 @@ package finetune4j.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import finetune4j.ConfigException;
 import finetune4j.FineTune;
-import finetune4j.data.Example;
+import finetune4j.batch.DataPipeline;
+import finetune4j.batch.DataReport;
+import finetune4j.data.BadRecords;
 import finetune4j.model.LlamaModel;
 import finetune4j.peft.LoraConfig;
 import finetune4j.peft.PeftAdapter;
 import finetune4j.text.Tokenizer;
+import finetune4j.text.TokenizerConfig;
 import finetune4j.train.Checkpoint;
 import finetune4j.train.LrSchedule;
 import finetune4j.train.ProgressDisplay;
@@ -46,11 +49,14 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     KernelsOption kernels = new KernelsOption();
 
-    @Option(names = "--data", required = true, paramLabel = "FILE",
-            description = "Training data: JSONL/JSON (.gz ok) with {\"text\"} or {\"prompt\", \"completion\"} records.")
-    Path data;
+    @Mixin
+    DataArgs dataArgs = new DataArgs();
 
-    @Option(names = "--valid-data", paramLabel = "FILE", description = "Validation data (same formats).")
+    @Mixin
+    SplitArgs split = new SplitArgs();
+
+    @Option(names = "--valid-data", paramLabel = "FILE",
+            description = "Validation data (same formats; replaces a data directory's valid.jsonl and --valid-ratio/--valid-count).")
     Path validData;
 
     @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|full", description = "Method (default: ${DEFAULT-VALUE}).")
@@ -101,10 +107,6 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per step, token-weighted (default: ${DEFAULT-VALUE}).")
     int gradAccum;
 
-    @Option(names = "--max-seq-len", description = "Longer examples are cut; at most the model's context (default: 512, or the"
-            + " model's context when shorter).")
-    Integer maxSeqLen;
-
     @Option(names = "--grad-clip", defaultValue = "1.0", description = "Clip the global gradient norm; 0 disables (default: ${DEFAULT-VALUE}).")
     double gradClip;
 
@@ -150,8 +152,15 @@ final class TrainCommand implements Callable<Integer> {
         if (rank < 1 && initAdapter == null && !m.equals("full")) throw new ConfigException("--rank", rank, "an integer ≥ 1");
         Path dir = model.resolve();
         Tokenizer tok = Tokenizer.load(dir);
-        List<Example> trainEx = FineTune.readExamples(data);
-        List<Example> validEx = validData == null ? List.of() : FineTune.readExamples(validData);
+        int context = DataArgs.context(dir);
+        int seqLen = dataArgs.maxSeqLen != null ? dataArgs.maxSeqLen : Math.min(DEFAULT_MAX_SEQ_LEN, context);
+        if (seqLen > context) {
+            throw new ConfigException("max-seq-len", seqLen, "at most the model's context of " + context + " positions");
+        }
+        DataPipeline.Options opts = split.apply(dataArgs.builder(seqLen, BadRecords.Policy.FAIL), seed).build();
+        DataPipeline pipeline = new DataPipeline(opts, tok, TokenizerConfig.load(dir));
+        DataPipeline.Prepared prepared = pipeline.prepare(dataArgs.data, validData);
+        reportData(prepared, opts);
         PeftAdapter init = initAdapter == null ? null : PeftAdapter.load(initAdapter, w -> warn("init adapter: " + w));
         if (init != null && dropout != null) {         // the adapter fixes the architecture; dropout is a training setting
             init = init.withConfig(init.config().toBuilder().loraDropout(dropout).build());
@@ -159,7 +168,6 @@ final class TrainCommand implements Callable<Integer> {
         Path resumeDir = resume == null ? null : resolveResume(resume);
         PrintWriter err = spec.commandLine().getErr();
         try (LlamaModel lm = LlamaModel.load(dir, kernels.get())) {
-            int seqLen = maxSeqLen != null ? maxSeqLen : Math.min(DEFAULT_MAX_SEQ_LEN, lm.maxContext());
             TrainConfig cfg = TrainConfig.builder().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum)
                     .maxSeqLen(seqLen).lr(lr).optimizer(optimizer).weightDecay(weightDecay)
                     .schedule(LrSchedule.Kind.parse(schedule)).warmup(warmup).gradClip(gradClip)
@@ -177,10 +185,14 @@ final class TrainCommand implements Callable<Integer> {
                 b.targetModules(targets(target));
                 ft = FineTune.lora(lm, tok, b.build());
             }
-            ft.trainData(trainEx).validData(validEx).config(cfg).eosId(FineTune.eosId(dir, tok)).resume(resumeDir)
-                    .describe("model", model.model).describe("data", data.toString())
+            ft.data(prepared).config(cfg).eosId(FineTune.eosId(dir, tok)).resume(resumeDir)
+                    .dataSettings(DataArgs.describe(opts))
+                    .describe("model", model.model).describe("data", dataArgs.data.toString())
                     .describe("lr", String.valueOf(lr)).describe("batch", batchSize + "×" + gradAccum)
                     .describe("max_seq_len", String.valueOf(seqLen)).describe("kernels", lm.kernels().name());
+            if (prepared.trainReport().template() != null) ft.describe("template", prepared.trainReport().template());
+            ft.describe("train_on", opts.trainOn().id());
+            if (opts.packing()) ft.describe("packing", "true");
             FineTune.Result r;
             try (RunOutputs files = new RunOutputs(output, resumeDir == null ? -1 : Checkpoint.load(resumeDir).state().step())) {
                 r = ft.run(TrainListener.of(List.of(files, ProgressDisplay.console())));
@@ -208,6 +220,42 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * One line about the rows training gets (examples, formats, cuts, the split, packing) on the
+     * console, where the progress display writes, and a warning on stderr for every skipped bad
+     * record: nothing is dropped silently.
+     */
+    private void reportData(DataPipeline.Prepared d, DataPipeline.Options opts) {
+        PrintWriter err = spec.commandLine().getErr();
+        for (DataReport r : java.util.Arrays.asList(d.trainReport(), d.validReport())) {
+            if (r == null) continue;
+            for (var e : r.badRecords()) err.println("warning: skipped bad record: " + Cli.oneLine(e.getMessage()));
+        }
+        DataReport r = d.trainReport();
+        StringBuilder sb = new StringBuilder("data: ").append(String.format(Locale.ROOT, "%,d", r.kept())).append(" examples");
+        if (!r.examplesByFormat().isEmpty()) {
+            StringBuilder f = new StringBuilder();
+            r.examplesByFormat().forEach((k, v) -> f.append(f.isEmpty() ? "" : ", ").append(k.id()).append(' ').append(v));
+            sb.append(" (").append(f).append(')');
+        }
+        if (r.template() != null) sb.append(", template ").append(r.template());
+        sb.append(", train-on ").append(opts.trainOn().id());
+        if (r.truncated() > 0) sb.append(", ").append(r.truncated()).append(" cut to ").append(opts.maxSeqLen()).append(" tokens");
+        long dropped = r.droppedTooLong() + r.droppedNoTargets();
+        if (dropped > 0) sb.append(", ").append(dropped).append(" dropped");
+        if (r.duplicates() > 0) sb.append(", ").append(r.duplicates()).append(" duplicates removed");
+        if (!r.badRecords().isEmpty()) sb.append(", ").append(r.badRecords().size()).append(" bad records skipped");
+        if (d.splitOff() > 0) sb.append("; ").append(d.splitOff()).append(" held out for validation");
+        else if (d.validReport() != null) sb.append("; ").append(d.validReport().kept()).append(" validation examples");
+        if (opts.packing()) {
+            sb.append("; packed into ").append(d.train().size()).append(" rows");
+            if (!d.valid().isEmpty()) sb.append(" (+").append(d.valid().size()).append(" validation rows)");
+        }
+        err.flush();
+        System.out.println(sb);
+        System.out.flush();
     }
 
     static LoraConfig.Targets targets(List<String> target) {

@@ -222,17 +222,27 @@ public final class DataPipeline {
     }
 
     public Prepared prepare(Path data) {
+        return prepare(data, null);
+    }
+
+    /**
+     * {@link #prepare(Path)} with the validation rows read from {@code validFile} when it is not
+     * null (instead of the directory's valid file or a split).
+     *
+     * @throws InvalidDataException when the training data (or a given validation file) yields no
+     *                              usable example, naming the file
+     */
+    public Prepared prepare(Path data, Path validFile) {
         DatasetFiles files = DatasetFiles.resolve(data);
+        Path validPath = validFile != null ? validFile : files.valid();
         List<Tokenized> train = new ArrayList<>(), valid = new ArrayList<>(), test = new ArrayList<>();
         DataReport tr = scan(files.train(), 0, keep(train));
-        DataReport vr = files.valid() == null ? null : scan(files.valid(), 0, keep(valid));
+        DataReport vr = validPath == null ? null : scan(validPath, 0, keep(valid));
         DataReport te = files.test() == null ? null : scan(files.test(), 0, keep(test));
-        if (train.isEmpty()) {
-            throw new InvalidDataException(files.train().toString(), 0, null, "no usable training example (" + tr.records() + " records, "
-                    + tr.badRecords().size() + " bad, " + (tr.droppedTooLong() + tr.droppedNoTargets()) + " dropped)");
-        }
+        requireExamples(files.train(), tr, train.size(), "training");
+        if (validFile != null) requireExamples(validFile, vr, valid.size(), "validation");
         int splitOff = 0;
-        if (files.valid() == null && (options.validRatio() > 0 || options.validCount() > 0)) {
+        if (validPath == null && splits()) {
             DataSplit.Split s = DataSplit.split(train, options.validRatio(), options.validCount(), options.seed());
             train = new ArrayList<>(s.train());
             valid = new ArrayList<>(s.valid());
@@ -243,6 +253,78 @@ public final class DataPipeline {
             if (!valid.isEmpty()) valid = Packer.pack(valid, options.maxSeqLen());
         }
         return new Prepared(List.copyOf(train), List.copyOf(valid), List.copyOf(test), tr, vr, te, splitOff);
+    }
+
+    private boolean splits() {
+        return options.validRatio() > 0 || options.validCount() > 0;
+    }
+
+    private static void requireExamples(Path file, DataReport r, int kept, String what) {
+        if (kept > 0) return;
+        if (r.records() == 0) throw new InvalidDataException(file.toString(), 0, null, "the dataset is empty (no records)");
+        throw new InvalidDataException(file.toString(), 0, null, "no usable " + what + " example (" + r.records() + " records, "
+                + r.badRecords().size() + " bad, " + (r.droppedTooLong() + r.droppedNoTargets()) + " dropped, "
+                + r.duplicates() + " duplicates)");
+    }
+
+    /** A part of a dataset: the training examples, the validation ones (a file or the split), the test file's. */
+    public enum Part {
+        TRAIN, VALID, TEST;
+
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        public static Part parse(String s) {
+            for (Part p : values()) if (p.id().equals(s.trim().toLowerCase(java.util.Locale.ROOT))) return p;
+            throw new ConfigException("--split", s, "train, valid or test");
+        }
+    }
+
+    /**
+     * The kept examples of one part of {@code data}, with their examples and encodings (for
+     * evaluation), chosen exactly as {@link #prepare(Path, Path)} chooses its rows: the same files,
+     * the same cuts and duplicates, the same validation split. Not packed.
+     *
+     * @param validFile a validation file replacing the directory's one, or null
+     * @throws ConfigException      when the part does not exist (no test file; no validation file and no split)
+     * @throws InvalidDataException when the part holds no usable example
+     */
+    public List<Item> items(Path data, Path validFile, Part part) {
+        DatasetFiles files = DatasetFiles.resolve(data);
+        Path validPath = validFile != null ? validFile : files.valid();
+        Path file = switch (part) {
+            case TEST -> {
+                if (files.test() == null) {
+                    throw new ConfigException("--split", "test", "a part that exists: " + data + " has no test file (test.jsonl in a"
+                            + " data directory)");
+                }
+                yield files.test();
+            }
+            case VALID -> {
+                if (validPath == null && !splits()) {
+                    throw new ConfigException("--split", "valid", "a part that exists: " + data + " has no validation file; split one"
+                            + " off with --valid-ratio or --valid-count (as in training), or evaluate --split train");
+                }
+                yield validPath != null ? validPath : files.train();
+            }
+            case TRAIN -> files.train();
+        };
+        List<Item> kept = new ArrayList<>();
+        DataReport r = scan(file, 0, it -> {
+            if (it.kept() != null) kept.add(it);
+        });
+        requireExamples(file, r, kept.size(), part.id());
+        boolean split = file.equals(files.train()) && validPath == null && splits();
+        if (!split) return kept;
+        List<Tokenized> rows = new ArrayList<>(kept.size());
+        for (Item it : kept) rows.add(it.kept());
+        DataSplit.Split s = DataSplit.split(rows, options.validRatio(), options.validCount(), options.seed());
+        java.util.Set<Tokenized> chosen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        chosen.addAll(part == Part.VALID ? s.valid() : s.train());
+        List<Item> out = new ArrayList<>();
+        for (Item it : kept) if (chosen.contains(it.kept())) out.add(it);
+        return out;
     }
 
     private static Consumer<Item> keep(List<Tokenized> into) {
