@@ -234,19 +234,22 @@ final class TrainCommand implements Callable<Integer> {
             for (var e : r.badRecords()) err.println("warning: skipped bad record: " + Cli.oneLine(e.getMessage()));
         }
         DataReport r = d.trainReport();
-        StringBuilder sb = new StringBuilder("data: ").append(String.format(Locale.ROOT, "%,d", r.kept())).append(" examples");
+        StringBuilder sb = new StringBuilder("data: ").append(String.format(Locale.ROOT, "%,d", r.records())).append(" records");
         if (!r.examplesByFormat().isEmpty()) {
             StringBuilder f = new StringBuilder();
             r.examplesByFormat().forEach((k, v) -> f.append(f.isEmpty() ? "" : ", ").append(k.id()).append(' ').append(v));
             sb.append(" (").append(f).append(')');
         }
-        if (r.template() != null) sb.append(", template ").append(r.template());
-        sb.append(", train-on ").append(opts.trainOn().id());
-        if (r.truncated() > 0) sb.append(", ").append(r.truncated()).append(" cut to ").append(opts.maxSeqLen()).append(" tokens");
-        long dropped = r.droppedTooLong() + r.droppedNoTargets();
-        if (dropped > 0) sb.append(", ").append(dropped).append(" dropped");
-        if (r.duplicates() > 0) sb.append(", ").append(r.duplicates()).append(" duplicates removed");
-        if (!r.badRecords().isEmpty()) sb.append(", ").append(r.badRecords().size()).append(" bad records skipped");
+        sb.append(" → ").append(String.format(Locale.ROOT, "%,d", r.kept())).append(" examples");
+        List<String> notes = new java.util.ArrayList<>();
+        if (r.truncated() > 0) notes.add(r.truncated() + " cut to " + opts.maxSeqLen() + " tokens");
+        if (r.droppedTooLong() > 0) notes.add(r.droppedTooLong() + " longer than " + opts.maxSeqLen() + " tokens dropped");
+        if (r.droppedNoTargets() > 0) notes.add(r.droppedNoTargets() + " dropped with no trained token left");
+        if (r.duplicates() > 0) notes.add(r.duplicates() + " duplicates removed");
+        if (!r.badRecords().isEmpty()) notes.add(r.badRecords().size() + " bad records skipped");
+        if (!notes.isEmpty()) sb.append(" (").append(String.join(", ", notes)).append(')');
+        if (r.template() != null) sb.append("; template ").append(r.template());
+        sb.append("; train-on ").append(opts.trainOn().id());
         if (d.splitOff() > 0) sb.append("; ").append(d.splitOff()).append(" held out for validation");
         else if (d.validReport() != null) sb.append("; ").append(d.validReport().kept()).append(" validation examples");
         if (opts.packing()) {

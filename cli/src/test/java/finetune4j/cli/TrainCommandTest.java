@@ -56,7 +56,8 @@ class TrainCommandTest {
         assertThat(r.code()).as(r.err() + r.console()).isZero();
 
         List<String> console = r.console().lines().toList();
-        assertThat(console.getFirst()).isEqualTo("training 12 steps: 4,096 trainable parameters of 28,832 (14.21%)");
+        assertThat(console.getFirst()).isEqualTo("data: 8 records (text 5, completion 3) → 8 examples; train-on assistant; 8 validation examples");
+        assertThat(console.get(1)).isEqualTo("training 12 steps: 4,096 trainable parameters of 28,832 (14.21%)");
         List<String> progress = console.stream().filter(l -> l.startsWith("step ")).toList();
         assertThat(progress).hasSize(3);
         String num = "[0-9.e+-]+";
