@@ -68,7 +68,7 @@ final class EvalCommand implements Callable<Integer> {
                     + " --seed); else the whole file.")
     String part;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of the validation split (train's --seed; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the validation split (train's --seed; default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "Evaluate only the first N examples (0: all).")

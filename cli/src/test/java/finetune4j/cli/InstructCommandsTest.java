@@ -97,6 +97,31 @@ class InstructCommandsTest {
     }
 
     /**
+     * The same on real Alpaca records ({@code alpaca_tiny.json}, the first 100 of Stanford's data):
+     * examples that do not fit the demo model's 256 positions are dropped, 10 are held out, and 12
+     * LoRA steps lower the held-out assistant loss.
+     */
+    @Test
+    void realAlpacaRecordsLowerHeldOutAssistantLoss() throws IOException {
+        Path data = SharedData.require("datasets/alpaca/alpaca_tiny.json");
+        Path out = tmp.resolve("alpaca-tiny");
+        String[] common = {"--model", DEMO.toString(), "--data", data.toString(), "--truncate", "drop", "--valid-count", "10"};
+        JsonNode before = json(CliRunner.run(TrainCommandTest.concat(TrainCommandTest.concat(new String[]{"eval"}, common), "--json")));
+        TrainCli.Run t = TrainCli.run(TrainCommandTest.concat(TrainCommandTest.concat(new String[]{"train"}, common),
+                "--packing", "--steps", "12", "--lr", "4e-3", "--target", "all-linear", "--rank", "8", "--alpha", "16",
+                "--batch-size", "2", "--output", out.toString(), "--json"));
+        assertThat(t.code()).as(t.err() + t.console()).isZero();
+        JsonNode after = json(CliRunner.run(TrainCommandTest.concat(TrainCommandTest.concat(new String[]{"eval"}, common),
+                "--adapter", out.toString(), "--json")));
+        double b = before.get("loss").asDouble(), a = after.get("loss").asDouble();
+        System.out.printf("demo base + LoRA on alpaca_tiny.json: held-out assistant loss %.4f -> %.4f (%d tokens, %d examples)%n",
+                b, a, after.get("tokens").asLong(), after.get("examples").asInt());
+        assertThat(after.get("examples").asInt()).isEqualTo(10);
+        assertThat(a).isCloseTo(JSON.readTree(t.out()).get("val_loss").asDouble(), offset(1e-5 * a));
+        assertThat(a).as("held-out assistant loss goes down").isLessThan(0.6 * b);
+    }
+
+    /**
      * {@code eval --generate}: every prompt/completion record is generated for and scored (plain
      * text records have no reference and are listed as skipped); the means are those of the
      * samples, and each sample's scores are the SQuAD metrics of its prediction.
@@ -191,5 +216,19 @@ class InstructCommandsTest {
         JsonNode start = TrainCommandTest.metrics(out).getFirst();
         assertThat(start.get("config").get("template").asText()).isEqualTo("chatml");
         assertThat(start.get("config").get("packing").asText()).isEqualTo("true");
+    }
+
+    /** The data settings belong to a run: resuming with other ones (here without --packing) is refused. */
+    @Test
+    void resumeWithOtherDataSettingsIsRefused() throws IOException {
+        Path out = tmp.resolve("resume");
+        String[] args = {"train", "--model", TrainCli.MODEL.toString(), "--data", TrainCli.DATA.toString(), "--batch-size", "2",
+                "--steps", "3", "--save-every", "1", "--packing", "--output", out.toString()};
+        assertThat(TrainCli.run(args).code()).isZero();
+        String[] again = java.util.Arrays.stream(args).filter(a -> !a.equals("--packing")).toArray(String[]::new);
+        TrainCli.Run r = TrainCli.run(TrainCommandTest.concat(again, "--resume", out.toString()));
+        TrainErrorsTest.assertCleanError(r, "trainer_state.json", "other settings");
+        TrainCli.Run same = TrainCli.run(TrainCommandTest.concat(args, "--resume", out.resolve("checkpoint-2").toString()));
+        assertThat(same.code()).as(same.err()).isZero();
     }
 }
