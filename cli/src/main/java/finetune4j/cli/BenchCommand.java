@@ -261,6 +261,10 @@ final class BenchCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "1234", description = "Seed of the model, adapter and tokens (default: ${DEFAULT-VALUE}).")
         long seed;
 
+        @Option(names = "--profile", description = "Time the parts of the step (projections, attention, norms, head...)"
+                + " and print where the time goes.")
+        boolean profile;
+
         @Option(names = "--no-ceiling", description = "Skip the GEMM ceiling measurement.")
         boolean noCeiling;
 
@@ -276,7 +280,7 @@ final class BenchCommand implements Runnable {
                 default -> throw new ConfigException("--method", method, "one of [lora, dora, full]");
             };
             TrainBenchmark.Settings s = new TrainBenchmark.Settings(m, rank, alpha, dropout, target, batch, seq, steps,
-                    warmup, checkpoint, seed);
+                    warmup, checkpoint, seed, profile);
             PrintWriter o = spec.commandLine().getOut();
             Consumer<TrainBenchmark.Step> progress = json ? null : st -> {
                 o.printf(Locale.ROOT, "step %d%s: %.3f s, loss %.4f%n", st.index(), st.warmup() ? " (warm-up)" : "",
@@ -356,6 +360,10 @@ final class BenchCommand implements Runnable {
             n.put("loss_first", r.firstLoss());
             n.put("loss_last", r.lastLoss());
             n.put("load_average", r.loadAverage());
+            if (r.profile() != null) {
+                ObjectNode pr = n.putObject("profile_s_per_step");
+                r.profile().seconds().forEach((part, sec) -> pr.put(part.name().toLowerCase(Locale.ROOT), sec / s.steps()));
+            }
             return n;
         }
     }

@@ -54,10 +54,11 @@ class CliCommandsTest {
         assertThat(j.get("mfu_median").asDouble()).isPositive();
         assertThat(j.get("model_gflop_per_step").asDouble()).isPositive();
 
-        // the same model from init-model's files (seed 0): the same first loss, so --preset builds exactly that model
+        // the same model from init-model's files (seed 0): the same first loss, so --preset builds that model
+        // (within what a JIT-reordered lane reduction can change)
         JsonNode f = json(CliRunner.run("bench", "train", "--model", model.toString(), "--batch-size", "2", "--seq-len", "32",
                 "--steps", "1", "--seed", "0", "--no-ceiling", "--json"));
-        assertThat(f.get("loss_first").asDouble()).isEqualTo(j.get("loss_first").asDouble());
+        assertThat(f.get("loss_first").asDouble()).isCloseTo(j.get("loss_first").asDouble(), org.assertj.core.data.Offset.offset(1e-5));
         assertThat(f.has("mfu_median")).isFalse();
 
         CliRunner full = CliRunner.run("bench", "train", "--preset", "stories260k", "--method", "full", "--batch-size", "1",

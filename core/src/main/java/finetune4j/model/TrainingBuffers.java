@@ -73,6 +73,7 @@ public final class TrainingBuffers {
     final int[] headTargets;   // (R)
 
     int lastTargets;           // target rows of the last step
+    StepProfile profile;       // null: steps are not profiled
 
     private final long activationBytes, totalBytes;
 
@@ -192,6 +193,14 @@ public final class TrainingBuffers {
     /** Bytes of every buffer: kept activations, shared scratch and gradients, the logits chunk. */
     public long bytes() {
         return totalBytes;
+    }
+
+    /**
+     * Profiles the steps run with these buffers into {@code p} (accumulating), or stops profiling
+     * with {@code null}.
+     */
+    public void profile(StepProfile p) {
+        this.profile = p;
     }
 
     /** Target tokens (labels ≠ −100 after the shift) of the last step run with these buffers. */

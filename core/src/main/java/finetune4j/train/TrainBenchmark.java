@@ -8,6 +8,7 @@ import finetune4j.engine.tensor.NamedParam;
 import finetune4j.model.LinearSlot;
 import finetune4j.model.LlamaModel;
 import finetune4j.model.ModelConfig;
+import finetune4j.model.StepProfile;
 import finetune4j.model.TrainingBuffers;
 import finetune4j.peft.LoraAdapter;
 import finetune4j.peft.LoraConfig;
@@ -67,9 +68,10 @@ public final class TrainBenchmark {
      * @param warmup        untimed steps first (at least 1 is advised: JIT and page-in)
      * @param checkpointing gradient checkpointing
      * @param seed          adapter init, dropout and the synthetic tokens
+     * @param profile       time the parts of the timed steps ({@link StepProfile})
      */
     public record Settings(Method method, int rank, double alpha, double dropout, String targets, int batch,
-                           int seq, int steps, int warmup, boolean checkpointing, long seed) {
+                           int seq, int steps, int warmup, boolean checkpointing, long seed, boolean profile) {
         public Settings {
             if (method == null) throw new ConfigException("method", null, "lora, dora or full");
             if (method != Method.FULL && rank <= 0) throw new ConfigException("rank", rank, "an integer > 0");
@@ -84,7 +86,7 @@ public final class TrainBenchmark {
 
         /** The defaults of the headline case and of the PyTorch peer: LoRA r=8, alpha 16, dropout 0.05, all decoder linears, B=4, T=256. */
         public static Settings defaults() {
-            return new Settings(Method.LORA, 8, 16, 0.05, String.join(",", ALL_DECODER_LINEARS), 4, 256, 5, 1, false, 1234);
+            return new Settings(Method.LORA, 8, 16, 0.05, String.join(",", ALL_DECODER_LINEARS), 4, 256, 5, 1, false, 1234, false);
         }
     }
 
@@ -116,12 +118,14 @@ public final class TrainBenchmark {
      * @param loadAverage     1-minute load average at the end (-1 where unknown)
      * @param firstLoss       mean loss of the first step
      * @param lastLoss        mean loss of the last step
+     * @param profile         the parts of the timed steps, or null when not profiled
      */
     public record Result(String model, String kernels, int threads, Settings settings, DType weightDType,
                          long parameters, long trainable, double[] stepSeconds, double[] stepCpuSeconds, double medianSeconds,
                          double bestSeconds,
                          double modelFlops, double ceilingGflops, long activationBytes, long bufferBytes, long weightBytes,
-                         long optimizerBytes, long peakRssBytes, double loadAverage, double firstLoss, double lastLoss) {
+                         long optimizerBytes, long peakRssBytes, double loadAverage, double firstLoss, double lastLoss,
+                         StepProfile profile) {
         public int tokensPerStep() {
             return settings.batch() * settings.seq();
         }
@@ -185,6 +189,10 @@ public final class TrainBenchmark {
                     peakRssBytes / 1048576.0, weightBytes / 1048576.0, bufferBytes / 1048576.0,
                     activationBytes / 1048576.0, optimizerBytes / 1048576.0));
             b.append(String.format(java.util.Locale.ROOT, "loss       %.4f → %.4f; load average %.2f", firstLoss, lastLoss, loadAverage));
+            if (profile != null) {
+                b.append(String.format(java.util.Locale.ROOT, "%nprofile    wall time per part of the timed steps:%n"));
+                b.append(profile.format(s.steps()).stripTrailing());
+            }
             return b.toString();
         }
 
@@ -242,6 +250,7 @@ public final class TrainBenchmark {
             int[] ids = new int[bt];
             int[] labels = new int[bt];
             TrainingBuffers buffers = TrainingBuffers.allocate(c, b, t, s.checkpointing());
+            StepProfile profile = s.profile() ? new StepProfile() : null;
             AdamW opt = new AdamW(AdamW.Config.defaults(), WeightDecay.NONE);
             GradClip clip = new GradClip(1.0);
             int total = s.warmup() + s.steps();
@@ -253,6 +262,7 @@ public final class TrainBenchmark {
                 for (int i = 0; i < bt; i++) ids[i] = rnd.nextInt(c.vocabSize());
                 System.arraycopy(ids, 0, labels, 0, bt);
                 float scale = 1f / LlamaModel.countTargets(labels, b, t);
+                if (step == s.warmup()) buffers.profile(profile);                      // the timed steps only
                 long c0 = hot == null ? -1 : hot.getProcessCpuTime();
                 long t0 = System.nanoTime();
                 if (adapter != null) adapter.setDropoutKey(step);
@@ -279,7 +289,7 @@ public final class TrainBenchmark {
                     model.parameterCount(), trainable, seconds, cpu, median, timed[0],
                     modelFlops(model, s, adapter == null ? List.of() : adapter.modules()), ceiling,
                     buffers.activationBytes(), buffers.bytes(), weightBytes, 2 * 4 * trainable, peak,
-                    KernelBenchmarks.loadAverage(), firstLoss, lastLoss);
+                    KernelBenchmarks.loadAverage(), firstLoss, lastLoss, profile);
         } finally {
             if (adapter != null) {
                 adapter.setTraining(false);
