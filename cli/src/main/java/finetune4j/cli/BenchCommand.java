@@ -265,6 +265,10 @@ final class BenchCommand implements Runnable {
                 + " and print where the time goes.")
         boolean profile;
 
+        @Option(names = "--head-rows", defaultValue = "0", paramLabel = "N",
+                description = "Rows of logits computed at once (memory against speed; default 0: the trainer's default).")
+        int headRows;
+
         @Option(names = "--no-ceiling", description = "Skip the GEMM ceiling measurement.")
         boolean noCeiling;
 
@@ -280,7 +284,7 @@ final class BenchCommand implements Runnable {
                 default -> throw new ConfigException("--method", method, "one of [lora, dora, full]");
             };
             TrainBenchmark.Settings s = new TrainBenchmark.Settings(m, rank, alpha, dropout, target, batch, seq, steps,
-                    warmup, checkpoint, seed, profile);
+                    warmup, checkpoint, seed, profile, headRows);
             PrintWriter o = spec.commandLine().getOut();
             Consumer<TrainBenchmark.Step> progress = json ? null : st -> {
                 o.printf(Locale.ROOT, "step %d%s: %.3f s, loss %.4f%n", st.index(), st.warmup() ? " (warm-up)" : "",
@@ -356,6 +360,7 @@ final class BenchCommand implements Runnable {
             n.put("weight_bytes", r.weightBytes());
             n.put("buffer_bytes", r.bufferBytes());
             n.put("activation_bytes", r.activationBytes());
+            n.put("head_rows", r.headRows());
             n.put("optimizer_bytes", r.optimizerBytes());
             n.put("loss_first", r.firstLoss());
             n.put("loss_last", r.lastLoss());

@@ -69,9 +69,12 @@ public final class TrainBenchmark {
      * @param checkpointing gradient checkpointing
      * @param seed          adapter init, dropout and the synthetic tokens
      * @param profile       time the parts of the timed steps ({@link StepProfile})
+     * @param headRows      logits rows computed at once (memory against speed); 0: the default of
+     *                      {@link TrainingBuffers#allocate(ModelConfig, int, int, boolean)}
      */
     public record Settings(Method method, int rank, double alpha, double dropout, String targets, int batch,
-                           int seq, int steps, int warmup, boolean checkpointing, long seed, boolean profile) {
+                           int seq, int steps, int warmup, boolean checkpointing, long seed, boolean profile,
+                           int headRows) {
         public Settings {
             if (method == null) throw new ConfigException("method", null, "lora, dora or full");
             if (method != Method.FULL && rank <= 0) throw new ConfigException("rank", rank, "an integer > 0");
@@ -80,13 +83,14 @@ public final class TrainBenchmark {
             if (seq < 2) throw new ConfigException("sequence length", seq, "an integer ≥ 2 (a target needs a previous token)");
             if (steps <= 0) throw new ConfigException("steps", steps, "an integer > 0");
             if (warmup < 0) throw new ConfigException("warmup", warmup, "an integer ≥ 0");
+            if (headRows < 0) throw new ConfigException("head rows", headRows, "an integer ≥ 0 (0: the default)");
             if (targets == null || targets.isBlank()) targets = String.join(",", ALL_DECODER_LINEARS);
             if (method != Method.FULL) LoraConfig.Targets.parse(targets);                  // fails early on a bad spec
         }
 
         /** The defaults of the headline case and of the PyTorch peer: LoRA r=8, alpha 16, dropout 0.05, all decoder linears, B=4, T=256. */
         public static Settings defaults() {
-            return new Settings(Method.LORA, 8, 16, 0.05, String.join(",", ALL_DECODER_LINEARS), 4, 256, 5, 1, false, 1234, false);
+            return new Settings(Method.LORA, 8, 16, 0.05, String.join(",", ALL_DECODER_LINEARS), 4, 256, 5, 1, false, 1234, false, 0);
         }
     }
 
@@ -112,6 +116,7 @@ public final class TrainBenchmark {
      *                        shape with weights of {@code weightDType}, measured in the same run (NaN: not measured)
      * @param activationBytes activations kept from forward for backward
      * @param bufferBytes     every training buffer
+     * @param headRows        logits rows computed at once
      * @param weightBytes     the model's parameters as held (stored dtype)
      * @param optimizerBytes  AdamW moments
      * @param peakRssBytes    peak resident set of the process ({@code VmHWM}), -1 where unknown
@@ -123,7 +128,7 @@ public final class TrainBenchmark {
     public record Result(String model, String kernels, int threads, Settings settings, DType weightDType,
                          long parameters, long trainable, double[] stepSeconds, double[] stepCpuSeconds, double medianSeconds,
                          double bestSeconds,
-                         double modelFlops, double ceilingGflops, long activationBytes, long bufferBytes, long weightBytes,
+                         double modelFlops, double ceilingGflops, long activationBytes, long bufferBytes, int headRows, long weightBytes,
                          long optimizerBytes, long peakRssBytes, double loadAverage, double firstLoss, double lastLoss,
                          StepProfile profile) {
         public int tokensPerStep() {
@@ -185,9 +190,9 @@ public final class TrainBenchmark {
                         modelFlops / 1e9, gflopsMedian()));
             }
             b.append(String.format(java.util.Locale.ROOT, "memory     peak RSS %.1f MiB; weights %.1f MiB, training buffers %.1f MiB"
-                            + " (activations %.1f MiB), optimizer %.1f MiB%n",
+                            + " (activations %.1f MiB, logits of %d rows at a time), optimizer %.1f MiB%n",
                     peakRssBytes / 1048576.0, weightBytes / 1048576.0, bufferBytes / 1048576.0,
-                    activationBytes / 1048576.0, optimizerBytes / 1048576.0));
+                    activationBytes / 1048576.0, headRows, optimizerBytes / 1048576.0));
             b.append(String.format(java.util.Locale.ROOT, "loss       %.4f → %.4f; load average %.2f", firstLoss, lastLoss, loadAverage));
             if (profile != null) {
                 b.append(String.format(java.util.Locale.ROOT, "%nprofile    wall time per part of the timed steps:%n"));
@@ -249,7 +254,8 @@ public final class TrainBenchmark {
             SplittableRandom rnd = new SplittableRandom(s.seed());
             int[] ids = new int[bt];
             int[] labels = new int[bt];
-            TrainingBuffers buffers = TrainingBuffers.allocate(c, b, t, s.checkpointing());
+            TrainingBuffers buffers = s.headRows() == 0 ? TrainingBuffers.allocate(c, b, t, s.checkpointing())
+                    : TrainingBuffers.allocate(c, b, t, s.checkpointing(), Math.min(s.headRows(), bt));
             StepProfile profile = s.profile() ? new StepProfile() : null;
             AdamW opt = new AdamW(AdamW.Config.defaults(), WeightDecay.NONE);
             GradClip clip = new GradClip(1.0);
@@ -288,7 +294,7 @@ public final class TrainBenchmark {
             return new Result(name, model.kernels().name(), KernelThreads.parallelism(), s, weightDType,
                     model.parameterCount(), trainable, seconds, cpu, median, timed[0],
                     modelFlops(model, s, adapter == null ? List.of() : adapter.modules()), ceiling,
-                    buffers.activationBytes(), buffers.bytes(), weightBytes, 2 * 4 * trainable, peak,
+                    buffers.activationBytes(), buffers.bytes(), buffers.headRows(), weightBytes, 2 * 4 * trainable, peak,
                     KernelBenchmarks.loadAverage(), firstLoss, lastLoss, profile);
         } finally {
             if (adapter != null) {

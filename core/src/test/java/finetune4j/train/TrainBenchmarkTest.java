@@ -45,7 +45,7 @@ class TrainBenchmarkTest {
     }
 
     static TrainBenchmark.Settings lora(int b, int t, boolean ckpt) {
-        return new TrainBenchmark.Settings(TrainBenchmark.Method.LORA, 8, 16, 0.05, null, b, t, 2, 1, ckpt, 7, false);
+        return new TrainBenchmark.Settings(TrainBenchmark.Method.LORA, 8, 16, 0.05, null, b, t, 2, 1, ckpt, 7, false, 0);
     }
 
     @Test
@@ -80,10 +80,11 @@ class TrainBenchmarkTest {
     void checkpointingKeepsFewerActivations() {
         TrainBenchmark.Settings ckpt = lora(1, 16, true);
         ckpt = new TrainBenchmark.Settings(ckpt.method(), ckpt.rank(), ckpt.alpha(), ckpt.dropout(), ckpt.targets(),
-                ckpt.batch(), ckpt.seq(), ckpt.steps(), ckpt.warmup(), true, ckpt.seed(), true);
+                ckpt.batch(), ckpt.seq(), ckpt.steps(), ckpt.warmup(), true, ckpt.seed(), true, 5);
         TrainBenchmark.Result on = TrainBenchmark.run(model, "m", ckpt, false, null);
         TrainBenchmark.Result off = TrainBenchmark.run(model, "m", lora(1, 16, false), false, null);
         assertThat(on.activationBytes()).isLessThan(off.activationBytes());
+        assertThat(on.bufferBytes() - on.activationBytes()).isLessThan(off.bufferBytes() - off.activationBytes()); // 5 head rows
         assertThat(on.ceilingGflops()).isNaN();
         assertThat(on.format()).contains("checkpointing on").doesNotContain("MFU");
         // the same forward (bits may differ where the JIT reorders a lane reduction between the two runs)
@@ -116,10 +117,10 @@ class TrainBenchmarkTest {
         assertThatThrownBy(() -> TrainBenchmark.run(model, "m", lora(1, 513, false), false, null))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("context of 512");
         assertThatThrownBy(() -> lora(0, 16, false)).isInstanceOf(ConfigException.class).hasMessageContaining("batch");
-        assertThatThrownBy(() -> new TrainBenchmark.Settings(TrainBenchmark.Method.LORA, 0, 16, 0, null, 1, 16, 1, 0, false, 1, false))
+        assertThatThrownBy(() -> new TrainBenchmark.Settings(TrainBenchmark.Method.LORA, 0, 16, 0, null, 1, 16, 1, 0, false, 1, false, 0))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("rank");
         assertThatThrownBy(() -> TrainBenchmark.run(model, "m",
-                new TrainBenchmark.Settings(TrainBenchmark.Method.LORA, 4, 8, 0, "nope_proj", 1, 16, 1, 0, false, 1, false), false, null))
+                new TrainBenchmark.Settings(TrainBenchmark.Method.LORA, 4, 8, 0, "nope_proj", 1, 16, 1, 0, false, 1, false, 0), false, null))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("q_proj");                // lists what exists
     }
 }
