@@ -59,7 +59,7 @@ final class LinearBackward {
         // rows win from a few hundred on whatever K), else columns; chunks aligned to the micro-tile
         int mPanels = (m + Gemm.MR - 1) / Gemm.MR, kPanels = (k + Gemm.NR - 1) / Gemm.NR;
         if ((m >= ROWS_SPLIT_MIN || m >= k) && mPanels >= threads) {
-            int chunks = Math.min(mPanels, 2 * threads);
+            int chunks = threads;                               // each chunk streams the whole weight: no more than needed
             int per = (mPanels + chunks - 1) / chunks * Gemm.MR;
             KernelThreads.run((m + per - 1) / per, c -> part(dx, dxOff, dy, dyOff, w, c * per, Math.min(m, c * per + per),
                     0, k, accumulate));
