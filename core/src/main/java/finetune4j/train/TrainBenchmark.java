@@ -113,7 +113,8 @@ public final class TrainBenchmark {
      * @param bestSeconds     fastest timed step
      * @param modelFlops      FLOPs one step must do ({@link #modelFlops})
      * @param ceilingGflops   GFLOP/s of the kernels' FP32 product on the model's (B·T, C, F) MLP
-     *                        shape with weights of {@code weightDType}, measured in the same run (NaN: not measured)
+     *                        shape with weights of {@code weightDType}, measured in the same run, before
+     *                        and after the steps, the better of the two (NaN: not measured)
      * @param activationBytes activations kept from forward for backward
      * @param bufferBytes     every training buffer
      * @param headRows        logits rows computed at once
@@ -259,6 +260,8 @@ public final class TrainBenchmark {
             StepProfile profile = s.profile() ? new StepProfile() : null;
             AdamW opt = new AdamW(AdamW.Config.defaults(), WeightDecay.NONE);
             GradClip clip = new GradClip(1.0);
+            // the ceiling before and after the steps, the better of the two: on a shared machine one of them may be disturbed
+            double ceilingBefore = measureCeiling ? ceiling(model, bt, weightDType) : Double.NaN;
             int total = s.warmup() + s.steps();
             double[] seconds = new double[total], cpu = new double[total];
             java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
@@ -286,11 +289,7 @@ public final class TrainBenchmark {
             double median = median(timed);
             Arrays.sort(timed);
             long peak = peakRss();
-            double ceiling = Double.NaN;
-            if (measureCeiling) {
-                ceiling = KernelBenchmarks.linear(model.kernels(),
-                        new KernelBenchmarks.Shape(bt, c.hiddenSize(), c.intermediateSize()), weightDType, 5).bestGflops();
-            }
+            double ceiling = measureCeiling ? Math.max(ceilingBefore, ceiling(model, bt, weightDType)) : Double.NaN;
             return new Result(name, model.kernels().name(), KernelThreads.parallelism(), s, weightDType,
                     model.parameterCount(), trainable, seconds, cpu, median, timed[0],
                     modelFlops(model, s, adapter == null ? List.of() : adapter.modules()), ceiling,
@@ -302,6 +301,13 @@ public final class TrainBenchmark {
                 adapter.detach();
             }
         }
+    }
+
+    /** Best GFLOP/s of the kernels' Linear product on the model's (B·T, C, F) MLP shape. */
+    private static double ceiling(LlamaModel model, int bt, DType dtype) {
+        ModelConfig c = model.config();
+        return KernelBenchmarks.linear(model.kernels(), new KernelBenchmarks.Shape(bt, c.hiddenSize(), c.intermediateSize()),
+                dtype, 5).bestGflops();
     }
 
     /**
