@@ -95,7 +95,7 @@ final class Convert {
             ShortVector h = ShortVector.fromMemorySegment(H, seg, byteOff + 2L * i, LE, m);
             s0 = (bf16 ? bf16(h) : f16(h)).fma(FloatVector.fromArray(F, x, xo + i, m.cast(F)), s0);
         }
-        return s0.add(s1).reduceLanes(VectorOperators.ADD);
+        return Vec.sumLanes(s0.add(s1));
     }
 
     /** BF16 bits (one per lane) to the FP32 values. */

@@ -29,7 +29,8 @@ import java.util.Arrays;
  * <p>Parallelism: C is cut into a grid of independent blocks. Columns are split first (each
  * block then packs only its own B columns: B is usually the weight, the operand that costs a
  * conversion), into a multiple of the thread count so the threads get equal shares; rows are
- * split only when there are too few column panels. Scratch buffers are per thread.
+ * split only when there are too few column panels — or when C has more rows than columns (a
+ * training step's products, M = B·T), where rows alone are split. Scratch buffers are per thread.
  */
 final class Gemm {
     static final int MR = MicroKernel.MR;
@@ -188,7 +189,14 @@ final class Gemm {
         }
         int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
         int nChunks = (n + NC - 1) / NC;
-        if (nPanels >= threads) nChunks = Math.min(nPanels, roundUp(nChunks, threads));
+        if (m > n && mPanels >= threads) {
+            // more rows than columns (training, M = B·T): split rows only. A column split has every
+            // thread pack all of A (M·K each) to save packing B (K·N); with M > N that is the worse
+            // trade, and few column panels (N = 192: 3) do not divide evenly over the threads.
+            nChunks = 1;
+        } else if (nPanels >= threads) {
+            nChunks = Math.min(nPanels, roundUp(nChunks, threads));
+        }
         int panelsPerN = (nPanels + nChunks - 1) / nChunks;
         nChunks = (nPanels + panelsPerN - 1) / panelsPerN;
         int mChunks = nChunks >= threads ? 1 : Math.min(mPanels, roundUp(threads, nChunks) / nChunks);
