@@ -17,7 +17,9 @@ import java.util.Arrays;
  * equal those of the example run alone. When {@link #packed()} is false every row is one example
  * starting at 0, and a plain causal mask over the first {@code lengths[s]} tokens is the same thing.
  * Labels already respect the boundaries: the first label of each packed example after the first is
- * IGNORE, so the loss never asks one example to predict the next.
+ * IGNORE, so the loss never asks one example to predict the next. The model honours the contract
+ * when given the segment ids ({@code LlamaModel.forwardBackward(buffers, ids, labels, segmentIds, ...)},
+ * as the trainer does for packed batches).
  */
 public final class Batch {
     public final int[] ids;          // (B, T) row-major, capacity maxB·maxT
