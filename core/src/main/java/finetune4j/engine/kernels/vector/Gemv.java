@@ -2,6 +2,7 @@ package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.MemorySegment;
@@ -25,6 +26,7 @@ final class Gemv {
     private static final int CHUNKS_PER_THREAD = 4;
 
     private static final ThreadLocal<float[][]> ROW = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadLocal<byte[][]> CODES = ThreadLocal.withInitial(() -> new byte[1][0]);
 
     private Gemv() {
     }
@@ -50,6 +52,30 @@ final class Gemv {
                 }
             }
         });
+    }
+
+    /** The same for a 4-bit weight: each row dequantized once ({@link Dequant4}), then dotted with every x row. */
+    static void linear(float[] out, int outOff, float[] x, int xOff, QuantizedWeight w, int m, boolean accumulate) {
+        int n = w.rows(), k = w.cols();
+        if (m == 0 || n == 0) return;
+        long bytes = w.storedBytes();
+        int chunks = bytes < PARALLEL_MIN_BYTES / 4 ? 1 : Math.min(n, KernelThreads.parallelism() * CHUNKS_PER_THREAD);
+        int per = (n + chunks - 1) / chunks;
+        KernelThreads.run((n + per - 1) / per, chunk -> {
+            int j0 = chunk * per, j1 = Math.min(n, j0 + per);
+            float[] row = rowBuffer(k);
+            byte[] codes = codeBuffer(k / 2 + 2);
+            for (int j = j0; j < j1; j++) {
+                Dequant4.toFloat(w, (long) j * k, k, row, 0, codes);
+                emit(out, outOff, x, xOff, row, 0, k, n, j, m, accumulate);
+            }
+        });
+    }
+
+    private static byte[] codeBuffer(int size) {
+        byte[][] holder = CODES.get();
+        if (holder[0].length < size) holder[0] = new byte[size];
+        return holder[0];
     }
 
     /** out[r, j] (+)= x[r, :] · wRow for the m rows of x. */

@@ -1,6 +1,8 @@
 package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.kernels.KernelThreads;
+import finetune4j.engine.tensor.LinearWeight;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 
 /**
@@ -10,7 +12,8 @@ import finetune4j.engine.tensor.Weight;
  *
  * <ul>
  *   <li>A heap FP32 weight (a trainable copy) is the GEMM operand directly.</li>
- *   <li>Otherwise (memory-mapped F32, BF16, F16) w is converted to FP32 one slab of
+ *   <li>Otherwise (memory-mapped F32, BF16, F16, or 4-bit NF4/FP4, dequantized by
+ *       {@link Dequant4}) w is converted to FP32 one slab of
  *       {@link #SLAB} rows at a time into a per-thread buffer of {@code (SLAB, K)}, and each slab
  *       adds its share {@code dy[:, n0:n0+SLAB] · w[n0:n0+SLAB, :]} to dx: the reduction over N
  *       is cut exactly where {@link Gemm} cuts its K blocks ({@link Gemm#KC}), so no FP32 copy of
@@ -26,18 +29,19 @@ final class LinearBackward {
     private static final int PARALLEL_MIN_CONVERT = 1 << 16;
 
     private static final ThreadLocal<float[][]> SLABS = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadLocal<byte[][]> CODES = ThreadLocal.withInitial(() -> new byte[1][0]);
 
     private LinearBackward() {
     }
 
-    static void backward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+    static void backward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         if (m == 0 || k == 0) return;
         if (n == 0) {                                           // an empty sum: dx = 0, or unchanged
             if (!accumulate) java.util.Arrays.fill(dx, dxOff, dxOff + m * k, 0f);
             return;
         }
-        float[] heap = w.heapArray();
+        float[] heap = w instanceof Weight d ? d.heapArray() : null;
         if (heap != null) {
             Gemm.multiply(new Gemm.MatrixA(dy, dyOff, n, false), new Gemm.ArrayB(heap, 0, k, false),
                     m, k, n, accumulate ? 1f : 0f, dx, dxOff, k);
@@ -54,18 +58,29 @@ final class LinearBackward {
     }
 
     /** Rows [n0, n0 + rows) of w as FP32 into slab (rows, K). */
-    private static void convert(Weight w, int n0, int rows, int k, float[] slab) {
+    private static void convert(LinearWeight w, int n0, int rows, int k, float[] slab) {
         if ((long) rows * k < PARALLEL_MIN_CONVERT) {
-            for (int r = 0; r < rows; r++) Convert.toFloat(w.dtype(), w.data(), (long) (n0 + r) * k, slab, r * k, k);
+            for (int r = 0; r < rows; r++) convertRow(w, n0 + r, k, slab, r * k);
             return;
         }
         int chunks = Math.min(rows, 2 * KernelThreads.parallelism());
         int per = (rows + chunks - 1) / chunks;
         KernelThreads.run((rows + per - 1) / per, c -> {
-            for (int r = c * per, end = Math.min(rows, r + per); r < end; r++) {
-                Convert.toFloat(w.dtype(), w.data(), (long) (n0 + r) * k, slab, r * k, k);
-            }
+            for (int r = c * per, end = Math.min(rows, r + per); r < end; r++) convertRow(w, n0 + r, k, slab, r * k);
         });
+    }
+
+    private static void convertRow(LinearWeight w, int row, int k, float[] dst, int off) {
+        switch (w) {
+            case Weight d -> Convert.toFloat(d.dtype(), d.data(), (long) row * k, dst, off, k);
+            case QuantizedWeight q -> Dequant4.toFloat(q, (long) row * k, k, dst, off, codes(k / 2 + 2));
+        }
+    }
+
+    private static byte[] codes(int size) {
+        byte[][] holder = CODES.get();
+        if (holder[0].length < size) holder[0] = new byte[size];
+        return holder[0];
     }
 
     private static float[] slab(int size) {
