@@ -108,6 +108,11 @@ public final class LlamaModel implements AutoCloseable {
     /** {@link #load(Path)} with explicit kernels. */
     public static LlamaModel load(Path dir, Kernels kernels) {
         ModelConfig config = ModelConfig.load(dir);
+        if (Files.isRegularFile(dir.resolve("config.json")) && ModelConfig.rawJson(dir).hasNonNull("quantization_config")) {
+            throw new ModelFormatException(dir.resolve("config.json").toString(), "has a quantization_config: this is a quantized"
+                    + " (bitsandbytes 4-bit) checkpoint; load it with finetune4j.quant.QuantizedModels.load (the CLI commands"
+                    + " do this automatically)");
+        }
         GenerationConfig gen = GenerationConfig.load(dir);
         SafetensorsSource src = SafetensorsSource.open(dir);
         try {
