@@ -3,7 +3,9 @@
 
 What it makes
 -------------
-1. core/src/test/resources/chat-templates/builtin/*.jinja
+1. core/src/main/resources/chat-templates/builtin/*.jinja (main resources: they are the named
+   templates of --template, see finetune4j.text.ChatTemplates; the alpaca and chatml-tools
+   templates there are not written by this script)
    The chat templates a few common models ship (ChatML, Llama-3 Instruct, Zephyr/TinyLlama-Chat,
    Mistral-Instruct [INST], Llama-2-chat, and a ChatML variant with {% generation %} markers).
    The sources are embedded below (BUILTIN_TEMPLATES) and written out so that the Java test reads
@@ -50,6 +52,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_DIR = os.path.join(REPO, "core", "src", "test", "resources", "chat-templates")
+BUILTIN_DIR = os.path.join(REPO, "core", "src", "main", "resources", "chat-templates", "builtin")
 SHARED_TOKENIZERS = os.path.join(REPO, "..", "shared", "data", "tokenizers")
 
 # strftime_now is datetime.now().strftime in transformers; fixed here so goldens are stable.
@@ -728,9 +731,9 @@ def write_json(path, obj):
 
 
 def main():
-    os.makedirs(os.path.join(OUT_DIR, "builtin"), exist_ok=True)
+    os.makedirs(BUILTIN_DIR, exist_ok=True)
     for name, source in BUILTIN_TEMPLATES.items():
-        with open(os.path.join(OUT_DIR, "builtin", name + ".jinja"), "w", encoding="utf-8", newline="\n") as f:
+        with open(os.path.join(BUILTIN_DIR, name + ".jinja"), "w", encoding="utf-8", newline="\n") as f:
             f.write(source)
     meta = {"generator": "tools/golden/chat_templates.py", "jinja2": jinja2.__version__,
             "python": sys.version.split()[0], "strftime_now": FIXED_NOW.isoformat()}

@@ -23,23 +23,23 @@ public final class SimpleFormats {
             String prompt = string(r, "prompt");
             String completion = string(r, "completion");
             if (completion.isEmpty()) {
-                throw new InvalidDataException(r.path(), r.line(), "completion", "is empty: nothing to train on");
+                throw r.error("completion", "is empty: nothing to train on");
             }
             return new Example.PromptCompletion(r.source(), prompt, completion);
         }
         List<String> keys = new ArrayList<>();
         j.fieldNames().forEachRemaining(keys::add);
-        throw new InvalidDataException(r.path(), r.line(), null, "record has none of the expected fields: expected"
+        throw r.error(null, "record has none of the expected fields: expected"
                 + " {\"text\": ...} or {\"prompt\": ..., \"completion\": ...}, found keys " + keys);
     }
 
     private static String string(DatasetReader.RawRecord r, String field) {
         JsonNode v = r.json().get(field);
         if (v == null || v.isNull()) {
-            throw new InvalidDataException(r.path(), r.line(), field, "is missing (expected a string)");
+            throw r.error(field, "is missing (expected a string)");
         }
         if (!v.isTextual()) {
-            throw new InvalidDataException(r.path(), r.line(), field, "expected a string, got " + v.getNodeType().toString().toLowerCase());
+            throw r.error(field, "expected a string, got " + v.getNodeType().toString().toLowerCase());
         }
         return v.asText();
     }

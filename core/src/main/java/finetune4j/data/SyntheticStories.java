@@ -92,6 +92,9 @@ public final class SyntheticStories {
         if (rng.nextBoolean()) s.add("They ate " + article(food) + " " + food + " together.");
         s.add("At the end of the day, " + name + " felt " + feeling + ".");
         if (rng.nextInt(3) == 0) {
+            s.add("\"Where did you go today?\" asked Mom.");
+            s.add("\"I went to the " + place + ",\" said " + name + ".");
+        } else if (rng.nextInt(2) == 0) {
             s.add("\"What did you see today?\" asked Mom.");
             s.add("\"I saw " + article(animal) + " " + animal + " at the " + place + "!\" said " + name + ".");
         }

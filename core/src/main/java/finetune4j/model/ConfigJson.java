@@ -178,19 +178,6 @@ final class ConfigJson {
      * to a temporary file renamed over {@code path}.
      */
     static void write(Path path, ObjectNode node) {
-        try {
-            Object plain = MAPPER.convertValue(node, Object.class);
-            DefaultPrettyPrinter pp = new DefaultPrettyPrinter()
-                    .withSeparators(Separators.createDefaultInstance()
-                            .withObjectFieldValueSpacing(Separators.Spacing.AFTER));
-            DefaultIndenter indenter = new DefaultIndenter("  ", "\n");
-            pp.indentObjectsWith(indenter);
-            pp.indentArraysWith(indenter);
-            String text = MAPPER.copy().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-                    .writer(pp).writeValueAsString(plain instanceof Map<?, ?> ? plain : node) + "\n";
-            finetune4j.internal.AtomicFiles.writeString(path, text);
-        } catch (IOException e) {
-            throw new Finetune4jException(path + ": cannot write: " + e.getMessage(), e);
-        }
+        finetune4j.internal.AtomicFiles.writeString(path, finetune4j.internal.PyJson.dumpsIndent2Sorted(node) + "\n");
     }
 }

@@ -106,8 +106,13 @@ final class AddedVocabulary {
 
     /** HF {@code extract_and_normalize}: splits out added tokens and normalizes the rest. */
     List<Piece> extractAndNormalize(Normalizer normalizer, String text) {
+        return extractAndNormalize(normalizer, Piece.raw(text, 0));
+    }
+
+    /** As {@link #extractAndNormalize(Normalizer, String)} from a prepared (possibly alignment-tracking) piece. */
+    List<Piece> extractAndNormalize(Normalizer normalizer, Piece whole) {
         List<Piece> first = new ArrayList<>();
-        splitWithIndices(Piece.raw(text, 0), rawTrie, first);
+        splitWithIndices(whole, rawTrie, first);
         List<Piece> out = new ArrayList<>(first.size());
         for (Piece p : first) {
             if (p.isToken()) {
@@ -148,7 +153,7 @@ final class AddedVocabulary {
                 while (stop < s.length() && Chars.isWhitespace(s.codePointAt(stop))) stop += Character.charCount(s.codePointAt(stop));
             }
             if (startOffset < start) out.add(piece.slice(startOffset, start));
-            out.add(Piece.token(s.substring(start, stop), id));
+            out.add(piece.tokenSlice(start, stop, id));
             startOffset = stop;
         }
         if (startOffset < s.length()) out.add(piece.slice(startOffset, s.length()));

@@ -96,14 +96,72 @@ final class BpeModel {
         out.addAll(ids);
     }
 
+    /**
+     * As {@link #tokenize}, also appending each token's byte range {@code start, end} within the UTF-8
+     * of {@code word} to {@code ranges}, as HF's {@code Word::get_offsets}: symbols are laid end to end
+     * by their lengths (a byte-fallback token is one byte, an unknown token the bytes of the run it
+     * stands for, a merged token the sum of its parts), so a char that yields no symbol at all (no
+     * vocab entry, no byte token, no unk_token) shifts the ranges after it back, and byte fallback of
+     * a char carrying a continuing_subword_prefix or end_of_word_suffix runs past the word's end,
+     * exactly as in HF. Computed without the cache; the ids are those of {@link #tokenize}.
+     */
+    void tokenizeWithRanges(String word, IntList out, IntList ranges) {
+        if (word.isEmpty()) return;
+        if (ignoreMerges) {
+            Integer id = vocab.get(word);
+            if (id != null) {
+                out.add(id);
+                ranges.add(0);
+                ranges.add(Chars.utf8Length(word, word.length()));
+                return;
+            }
+        }
+        IntList lo = new IntList(word.length()), hi = new IntList(word.length());
+        int[] ids = mergeAll(symbols(word, lo, hi), lo, hi);
+        out.addAll(ids);
+        for (int i = 0; i < ids.length; i++) {
+            ranges.add(lo.get(i));
+            ranges.add(hi.get(i));
+        }
+    }
+
+    /** For each UTF-8 byte of {@code s}, the UTF-16 unit it belongs to (a surrogate pair's 4 bytes: its first unit). */
+    static int[] unitOfByte(String s) {
+        IntList out = new IntList(s.length() * 2);
+        for (int i = 0; i < s.length(); ) {
+            char c = s.charAt(i);
+            int units = 1, bytes;
+            if (c < 0x80) bytes = 1;
+            else if (c < 0x800) bytes = 2;
+            else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                bytes = 4;
+                units = 2;
+            } else bytes = 3;
+            for (int b = 0; b < bytes; b++) out.add(i);
+            i += units;
+        }
+        return out.toArray();
+    }
+
     /** HF {@code BPE::merge_word}: initial symbols per char, then {@code Word::merge_all}. */
     int[] mergeWord(String w) {
+        return mergeAll(symbols(w, null, null), null, null);
+    }
+
+    /**
+     * The initial symbols of {@code w}; when {@code lo}/{@code hi} are given, each symbol's byte range
+     * is appended to them, laid end to end as HF's {@code Word::add} does.
+     */
+    private int[] symbols(String w, IntList lo, IntList hi) {
         int n = w.length();
         IntList symbols = new IntList(n);
         boolean pendingUnk = false;             // HF's `unk`: an unknown run not yet added
+        int unkLen = 0;                         // its UTF-8 length
+        int[] pos = {0};                        // end of the last symbol, in bytes
         for (int i = 0; i < n; ) {
             int end = i + Character.charCount(w.codePointAt(i));
             String s = w.substring(i, end);
+            int byteLen = lo == null ? 0 : Chars.utf8Length(s, s.length());
             if (i > 0 && continuingSubwordPrefix != null) s = continuingSubwordPrefix + s;
             if (end == n && endOfWordSuffix != null) s = s + endOfWordSuffix;
             i = end;
@@ -111,9 +169,11 @@ final class BpeModel {
             if (id != null) {
                 if (pendingUnk) {
                     symbols.add(unkId);
+                    place(lo, hi, pos, unkLen);
                     pendingUnk = false;
                 }
                 symbols.add(id);
+                place(lo, hi, pos, byteLen);
                 continue;
             }
             if (byteFallback) {
@@ -122,23 +182,48 @@ final class BpeModel {
                 for (byte b : bytes) all &= byteIds[b & 0xFF] >= 0;
                 if (all) {
                     // HF leaves a pending unk pending here; it is added after these bytes
-                    for (byte b : bytes) symbols.add(byteIds[b & 0xFF]);
+                    for (byte b : bytes) {
+                        symbols.add(byteIds[b & 0xFF]);
+                        place(lo, hi, pos, 1);
+                    }
                     continue;
                 }
             }
             if (unkId >= 0) {
-                if (pendingUnk && !fuseUnk) symbols.add(unkId);
+                if (pendingUnk && fuseUnk) {
+                    unkLen += byteLen;
+                } else {
+                    if (pendingUnk) {
+                        symbols.add(unkId);
+                        place(lo, hi, pos, unkLen);
+                    }
+                    unkLen = byteLen;
+                }
                 pendingUnk = true;
             }
         }
-        if (pendingUnk) symbols.add(unkId);
-        return mergeAll(symbols.toArray());
+        if (pendingUnk) {
+            symbols.add(unkId);
+            place(lo, hi, pos, unkLen);
+        }
+        return symbols.toArray();
     }
 
-    /** HF {@code Word::merge_all} without dropout. {@code sym} holds the initial symbol ids. */
-    private int[] mergeAll(int[] sym) {
+    private static void place(IntList lo, IntList hi, int[] pos, int len) {
+        if (lo == null) return;
+        lo.add(pos[0]);
+        pos[0] += len;
+        hi.add(pos[0]);
+    }
+
+    /**
+     * HF {@code Word::merge_all} without dropout. {@code sym} holds the initial symbol ids; when
+     * {@code lo}/{@code hi} hold their char ranges, they are rewritten to the merged symbols' ranges.
+     */
+    private int[] mergeAll(int[] sym, IntList lo, IntList hi) {
         int m = sym.length;
         if (m < 2) return sym;
+        int[] from = lo == null ? null : lo.toArray(), to = hi == null ? null : hi.toArray();
         int[] prev = new int[m], next = new int[m];
         boolean[] removed = new boolean[m];
         for (int i = 0; i < m; i++) {
@@ -160,6 +245,10 @@ final class BpeModel {
             long mv = merges.get(sym[pos], sym[nx]);
             if (mv == MergeMap.MISSING || MergeMap.rank(mv) != rank) continue;   // stale entry
             sym[pos] = MergeMap.newId(mv);
+            if (from != null) {
+                from[pos] = Math.min(from[pos], from[nx]);
+                to[pos] = Math.max(to[pos], to[nx]);
+            }
             removed[nx] = true;
             remaining--;
             int nn = next[nx];
@@ -176,7 +265,17 @@ final class BpeModel {
             }
         }
         int[] out = new int[remaining];
-        for (int i = 0, k = 0; i >= 0; i = next[i]) out[k++] = sym[i];
+        if (from != null) {
+            lo.clear();
+            hi.clear();
+        }
+        for (int i = 0, k = 0; i >= 0; i = next[i]) {
+            out[k++] = sym[i];
+            if (from != null) {
+                lo.add(from[i]);
+                hi.add(to[i]);
+            }
+        }
         return out;
     }
 

@@ -74,6 +74,62 @@ final class HfTokenizer implements Tokenizer {
     }
 
     @Override
+    public Encoding encodeWithOffsets(String text, boolean addSpecialTokens) {
+        String input = Utf8.replaceLoneSurrogates(text);
+        List<Piece> pieces = added.extractAndNormalize(normalizer, Piece.rawTracked(input, 0));
+        if (preTokenizer != null) pieces = preTokenizer.preTokenize(pieces);
+        IntList ids = new IntList(text.length() / 3 + 4), starts = new IntList(text.length() / 3 + 4), ends = new IntList(text.length() / 3 + 4);
+        IntList ranges = new IntList(16);
+        for (Piece p : pieces) {
+            int n = p.text().length();
+            if (p.isToken()) {
+                ids.add(p.tokenId());
+                starts.add(p.alignStart(0));
+                ends.add(p.alignEnd(n - 1));
+                continue;
+            }
+            ranges.clear();
+            model.tokenizeWithRanges(p.text(), ids, ranges);
+            int[] unitOfByte = BpeModel.unitOfByte(p.text());
+            for (int k = 0; k < ranges.size(); k += 2) {
+                int lo = ranges.get(k), hi = ranges.get(k + 1);
+                if (hi <= unitOfByte.length) {
+                    starts.add(p.alignStart(unitOfByte[lo]));
+                    ends.add(p.alignEnd(unitOfByte[hi - 1]));
+                } else {
+                    // HF: convert_offsets fails past the word's end, and the raw word offsets are read
+                    // as byte offsets of the input
+                    int[] r = rawByteRange(input, lo, hi);
+                    starts.add(r[0]);
+                    ends.add(r[1]);
+                }
+            }
+        }
+        Encoding e = new Encoding(ids.toArray(), starts.toArray(), ends.toArray());
+        return postProcessor == null ? e : postProcessor.process(e, addSpecialTokens, this::idToToken, input);
+    }
+
+    /**
+     * HF's {@code BytesToCharOffsetConverter} applied to byte offsets {@code [lo, hi)} of
+     * {@code text}, in UTF-16 units: a byte maps to the char holding it; an end past the text maps
+     * one past the char of byte {@code hi − 1}, or when that is past too, two chars after the start;
+     * a start past the text leaves the numbers unconverted (Python's binding; DJL's differs here).
+     */
+    private static int[] rawByteRange(String text, int lo, int hi) {
+        int[] unitOfByte = BpeModel.unitOfByte(text);
+        if (lo >= unitOfByte.length) return new int[]{lo, hi};
+        int start = unitOfByte[lo];
+        int end;
+        if (hi < unitOfByte.length) end = unitOfByte[hi];
+        else if (hi - 1 < unitOfByte.length) end = unitOfByte[hi - 1] + Character.charCount(text.codePointAt(unitOfByte[hi - 1]));
+        else {
+            int next = start + Character.charCount(text.codePointAt(start));
+            end = next < text.length() ? next + Character.charCount(text.codePointAt(next)) : next + 1;
+        }
+        return new int[]{start, end};
+    }
+
+    @Override
     public String[] tokens(int[] ids) {
         String[] out = new String[ids.length];
         for (int i = 0; i < ids.length; i++) {

@@ -26,7 +26,8 @@ sealed interface Normalizer {
     record Prepend(String prepend) implements Normalizer {
         public Piece normalize(Piece p) {
             if (p.text().isEmpty()) return p;
-            return p.withText(prepend + p.text(), p.originPrefix() > 0 ? p.originPrefix() + prepend.length() : 0);
+            return p.withText(prepend + p.text(), p.originPrefix() > 0 ? p.originPrefix() + prepend.length() : 0,
+                    p.tracked() ? Alignments.prepend(p.align(), prepend.length()) : null);
         }
     }
 
@@ -36,7 +37,38 @@ sealed interface Normalizer {
      */
     record Replace(Pattern pattern, String literal, String content) implements Normalizer {
         public Piece normalize(Piece p) {
-            return p.withText(replace(pattern, literal, p.text(), content), p.originPrefix());
+            if (p.tracked()) return replaceTracked(p);
+            return p.withText(replace(pattern, literal, p.text(), content), p.originPrefix(), null);
+        }
+
+        /** HF {@code NormalizedString::replace}: every char of {@code content} takes the alignment of the match's last unit. */
+        private Piece replaceTracked(Piece p) {
+            String text = p.text();
+            if (literal != null && literal.isEmpty()) return p;
+            StringBuilder sb = new StringBuilder(text.length() + 8);
+            IntList align = new IntList(p.align().length + 8);
+            Matcher m = literal != null ? null : pattern.matcher(text);
+            int prev = 0;
+            while (true) {
+                int start, end;
+                if (m == null) {
+                    start = text.indexOf(literal, prev);
+                    if (start < 0) break;
+                    end = start + literal.length();
+                } else {
+                    if (!m.find()) break;
+                    start = m.start();
+                    end = m.end();
+                }
+                sb.append(text, prev, start);
+                for (int i = prev; i < start; i++) Alignments.repeat(p.align(), i, 1, align);
+                sb.append(content);
+                if (!text.isEmpty()) Alignments.repeat(p.align(), Math.max(end - 1, 0), content.length(), align);
+                prev = end;
+            }
+            sb.append(text, prev, text.length());
+            for (int i = prev; i < text.length(); i++) Alignments.repeat(p.align(), i, 1, align);
+            return p.withText(sb.toString(), p.originPrefix(), align.toArray());
         }
     }
 
@@ -45,7 +77,7 @@ sealed interface Normalizer {
         public Piece normalize(Piece p) {
             String s = java.text.Normalizer.normalize(p.text(), form);
             int prefix = p.originPrefix() > 0 && !s.isEmpty() ? Character.charCount(s.codePointAt(0)) : 0;
-            return p.withText(s, prefix);
+            return p.withText(s, prefix, p.tracked() ? UnicodeAlignment.align(p.text(), p.align(), s, form) : null);
         }
     }
 
@@ -54,15 +86,18 @@ sealed interface Normalizer {
         public Piece normalize(Piece p) {
             String s = p.text();
             StringBuilder sb = new StringBuilder(s.length());
+            IntList align = p.tracked() ? new IntList(s.length() * 2 + 4) : null;
             int prefix = 0;
             for (int i = 0; i < s.length(); ) {
                 int cp = s.codePointAt(i);
+                int before = sb.length();
                 if (cp == 0x130) sb.append("i\u0307");          // the only unconditional multi-char lowercase mapping
                 else sb.appendCodePoint(Character.toLowerCase(cp));
+                if (align != null) Alignments.repeat(p.align(), i, sb.length() - before, align);   // every output unit → this code point
                 i += Character.charCount(cp);
                 if (i <= p.originPrefix()) prefix = sb.length();
             }
-            return p.withText(sb.toString(), prefix);
+            return p.withText(sb.toString(), prefix, align == null ? null : align.toArray());
         }
     }
 
@@ -77,14 +112,16 @@ sealed interface Normalizer {
             if (stripRight) {
                 while (b > a && Chars.isWhitespace(s.codePointBefore(b))) b -= Character.charCount(s.codePointBefore(b));
             }
-            return p.withText(s.substring(a, b), a == 0 ? p.originPrefix() : 0);
+            return p.withText(s.substring(a, b), a == 0 ? p.originPrefix() : 0,
+                    p.tracked() ? java.util.Arrays.copyOfRange(p.align(), 2 * a, 2 * b) : null);
         }
     }
 
     /** Maps the text to GPT-2's byte-level alphabet (the ByteLevel normalizer). */
     record ByteLevel() implements Normalizer {
         public Piece normalize(Piece p) {
-            return p.withText(Chars.toByteLevel(p.text()), Chars.utf8Length(p.text(), p.originPrefix()));
+            return p.withText(Chars.toByteLevel(p.text()), Chars.utf8Length(p.text(), p.originPrefix()),
+                    p.tracked() ? Alignments.byteLevel(p.text(), p.align()) : null);
         }
     }
 

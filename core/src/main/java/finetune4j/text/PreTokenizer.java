@@ -56,7 +56,8 @@ sealed interface PreTokenizer {
         public void split(Piece piece, List<Piece> out) {
             Piece p = piece;
             if (addPrefixSpace && !p.text().isEmpty() && !p.text().startsWith(" ")) {
-                p = p.withText(" " + p.text(), p.originPrefix() > 0 ? p.originPrefix() + 1 : 0);
+                p = p.withText(" " + p.text(), p.originPrefix() > 0 ? p.originPrefix() + 1 : 0,
+                        p.tracked() ? Alignments.prepend(p.align(), 1) : null);
             }
             if (useRegex) {
                 int from = out.size();
@@ -68,7 +69,8 @@ sealed interface PreTokenizer {
         }
 
         private static Piece toBytes(Piece p) {
-            return p.withText(Chars.toByteLevel(p.text()), Chars.utf8Length(p.text(), p.originPrefix()));
+            return p.withText(Chars.toByteLevel(p.text()), Chars.utf8Length(p.text(), p.originPrefix()),
+                    p.tracked() ? Alignments.byteLevel(p.text(), p.align()) : null);
         }
     }
 
@@ -103,19 +105,31 @@ sealed interface PreTokenizer {
         public void split(Piece piece, List<Piece> out) {
             String rep = Character.toString(replacement);
             String text = piece.text().replace(" ", rep);
-            Piece p = piece.withText(text, piece.originPrefix());
+            Piece p = rep.length() == 1 ? piece.withSameLengthText(text, piece.originPrefix())
+                    : piece.withText(text, piece.originPrefix(), piece.tracked() ? spaceAlign(piece, rep.length()) : null);
             boolean prepend = switch (prependScheme) {
                 case always -> !text.startsWith(rep);
                 case first -> !text.startsWith(rep) && piece.atOrigin();
                 case never -> false;
             };
-            if (prepend && !text.isEmpty()) p = p.withText(rep + text, p.originPrefix() > 0 ? p.originPrefix() + rep.length() : 0);
+            if (prepend && !text.isEmpty()) {
+                p = p.withText(rep + text, p.originPrefix() > 0 ? p.originPrefix() + rep.length() : 0,
+                        p.tracked() ? Alignments.prepend(p.align(), rep.length()) : null);
+            }
             if (splitWords) {
                 Splits.apply(p, Splits.chars(cp -> cp == replacement, p.text()), Splits.Behavior.MergedWithNext, out);
             } else if (!p.text().isEmpty()) {
                 out.add(p);
             }
         }
+    }
+
+    /** Alignment after each space became {@code n} units (a replacement outside the BMP): all take the space's. */
+    private static int[] spaceAlign(Piece piece, int n) {
+        IntList a = new IntList(piece.align().length + 8);
+        String t = piece.text();
+        for (int i = 0; i < t.length(); i++) Alignments.repeat(piece.align(), i, t.charAt(i) == ' ' ? n : 1, a);
+        return a.toArray();
     }
 
     /** Splits into runs of word chars and runs of other non-space chars; whitespace is removed. */

@@ -45,6 +45,35 @@ public interface Tokenizer {
     int[] encode(String text, boolean addSpecialTokens);
 
     /**
+     * Token ids and, for each token, the range of {@code text} it came from, as HF
+     * {@code tokenizer(text, return_offsets_mapping=True)} in UTF-16 units of {@code text} (Python
+     * counts code points; the ranges cover the same chars). The ids equal {@link #encode}'s. Tokens a
+     * post-processor adds (BOS) have the empty range {@code [0, 0)}; the tokens of one char split into
+     * bytes (byte fallback, byte-level) each span the whole char; ByteLevel's {@code trim_offsets}
+     * leaves spaces out of a token's range, as in HF.
+     */
+    Encoding encodeWithOffsets(String text, boolean addSpecialTokens);
+
+    /**
+     * Ids with their source ranges: token {@code i} came from {@code text[starts[i], ends[i])}.
+     *
+     * @param ids    (N) token ids
+     * @param starts (N) first UTF-16 unit of each token's text
+     * @param ends   (N) one past its last unit ({@code starts[i] == ends[i]}: the token stands for no text)
+     */
+    record Encoding(int[] ids, int[] starts, int[] ends) {
+        public Encoding {
+            if (ids.length != starts.length || ids.length != ends.length) {
+                throw new IllegalArgumentException(ids.length + " ids, " + starts.length + " starts, " + ends.length + " ends");
+            }
+        }
+
+        public int length() {
+            return ids.length;
+        }
+    }
+
+    /**
      * The token string of each id (e.g. {@code "▁Hello"}, {@code "Ġworld"}, {@code "<0x0A>"}).
      *
      * @throws IllegalArgumentException when an id is not in the vocabulary

@@ -245,8 +245,10 @@ final class TokenizerJson {
         String type = n.str("type");
         return switch (type) {
             case "TemplateProcessing" -> template(n, added, model);
-            case "ByteLevel" -> new PostProcessor.ByteLevel();
-            case "BertProcessing", "RobertaProcessing" -> new PostProcessor.ClsSep(tokenPairId(n, "cls"), tokenPairId(n, "sep"));
+            case "ByteLevel" -> new PostProcessor.ByteLevel(n.bool("trim_offsets", true), n.bool("add_prefix_space", true));
+            case "BertProcessing" -> new PostProcessor.ClsSep(tokenPairId(n, "cls"), tokenPairId(n, "sep"), false, false);
+            case "RobertaProcessing" -> new PostProcessor.ClsSep(tokenPairId(n, "cls"), tokenPairId(n, "sep"),
+                    n.bool("trim_offsets", true), n.bool("add_prefix_space", true));
             case "Sequence" -> {
                 List<PostProcessor> list = new ArrayList<>();
                 for (Node c : n.arr("processors")) list.add(postProcessor(c, added, model));

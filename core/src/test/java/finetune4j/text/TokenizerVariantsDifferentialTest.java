@@ -22,7 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (runs), Split with every behavior and invert; NFC/NFD/NFKC/NFKD, Lowercase, Strip, Prepend, regex
  * Replace; added tokens with lstrip/rstrip/single_word/normalized; Roberta and EOS templates; BPE
  * with continuing_subword_prefix, end_of_word_suffix, unk_token with and without fuse_unk, partial
- * byte fallback, ignore_merges; BPEDecoder and Strip decoders. The variants are written to a
+ * byte fallback, ignore_merges; BPEDecoder and Strip decoders. Token offsets
+ * ({@link Tokenizer#encodeWithOffsets}) are compared too, on 500 strings per variant. The variants are written to a
  * temporary directory (never into the repository).
  *
  * <p>Strip decoders here use {@code stop = 0}: HF tokenizers 0.21.4 (inside DJL) panics on an empty
@@ -138,8 +139,11 @@ class TokenizerVariantsDifferentialTest {
     @Test
     void tinyBpeWithPrefixSuffixAndUnk() throws IOException {
         run("bpe-prefix-suffix-unk", tinyBpe(false, false, false));
-        run("bpe-prefix-suffix-fused-unk-bytes", tinyBpe(true, true, false));
-        run("bpe-prefix-suffix-ignore-merges", tinyBpe(false, true, true));
+        // byte fallback of a char carrying "##"/"</w>" places symbols past the word's end; HF then reads the
+        // raw word offsets as input offsets, which DJL and the Python binding convert differently (DJL even
+        // gives end < start): ids only for the two variants with byte fallback
+        run("bpe-prefix-suffix-fused-unk-bytes", tinyBpe(true, true, false), false);
+        run("bpe-prefix-suffix-ignore-merges", tinyBpe(false, true, true), false);
     }
 
     /**
@@ -188,11 +192,26 @@ class TokenizerVariantsDifferentialTest {
     // ---------------------------------------------------------------- helpers
 
     private void run(String name, ObjectNode json) throws IOException {
+        run(name, json, true);
+    }
+
+    private void run(String name, ObjectNode json, boolean offsets) throws IOException {
         Path file = tmp.resolve(name + ".json");
         JSON.writeValue(file.toFile(), json);
         TokenizerDifferentialTest.Report r = TokenizerDifferentialTest.compare(file, STRINGS, name.hashCode());
         System.out.println(r.summary(name));
         assertThat(r.failures).as("mismatches for variant %s (first %d shown)", name, r.failures.size()).isEmpty();
+        if (!offsets) return;
+        // token offsets (encodeWithOffsets) against HF's on 500 of the same kind of strings
+        Tokenizer ours = Tokenizer.load(file);
+        RandomText gen = new RandomText(name.hashCode() + 1L, TokenizerDifferentialTest.specials(ours),
+                TokenizerDifferentialTest.vocabWords(ours, name.hashCode()));
+        java.util.List<String> inputs = new java.util.ArrayList<>();
+        while (inputs.size() < 500) {
+            String s = gen.next();
+            if (!TokenizerOffsetsTest.hasLoneSurrogate(s)) inputs.add(s);
+        }
+        assertThat(TokenizerOffsetsTest.compare(file, inputs)).as("offset mismatches for variant %s", name).isEmpty();
     }
 
     private static ObjectNode load(String rel) throws IOException {
