@@ -39,6 +39,9 @@ final class EvalCommand implements Callable<Integer> {
     KernelsOption kernels = new KernelsOption();
 
     @Mixin
+    QuantOption quant = new QuantOption();
+
+    @Mixin
     AdapterOptions adapters = new AdapterOptions();
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL/JSON data ({\"text\"} or {\"prompt\", \"completion\"}).")
@@ -59,7 +62,7 @@ final class EvalCommand implements Callable<Integer> {
         Path dir = model.resolve();
         Tokenizer tok = Tokenizer.load(dir);
         List<Example> examples = FineTune.readExamples(data);
-        try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+        try (LlamaModel m = quant.load(dir, kernels.get())) {
             adapters.attach(m, spec);
             int len = maxSeqLen == null ? m.maxContext() : maxSeqLen;
             if (len > m.maxContext()) {

@@ -9,11 +9,15 @@ import finetune4j.engine.io.SafetensorsWriter;
 import finetune4j.engine.io.TensorInfo;
 import finetune4j.engine.kernels.KernelSelector;
 import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.tensor.DType;
 import finetune4j.engine.tensor.QuantizedWeight;
+import finetune4j.engine.tensor.Weight;
 import finetune4j.internal.AtomicFiles;
+import finetune4j.model.LinearSlot;
 import finetune4j.model.LlamaModel;
 import finetune4j.model.ModelConfig;
 import finetune4j.model.RandomInit;
+import finetune4j.model.WeightSource;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -167,6 +171,124 @@ public final class QuantizedModels {
             }
             return new Result(out, files, quantized, inBytes, outBytes);
         }
+    }
+
+    /**
+     * Writes a random-initialised 4-bit model ({@link RandomInit}'s values for {@code seed}: what
+     * {@code init-model} writes densely) whose linear layers are quantized straight from the
+     * generator, so a 7B-shaped checkpoint is made without its 13 GB of BF16 ever existing: the
+     * 4-bit layers are held off-heap until written, the other tensors are generated while
+     * writing. Writes the weights and a config.json with {@code quantization_config}.
+     *
+     * @param dtype the dtype of the unquantized tensors (embedding, lm_head, norms) and of the
+     *              quant states' {@code "dtype"}
+     */
+    public static List<Path> writeRandom(ModelConfig c, Path dir, long seed, double std, DType dtype, QuantizationConfig qc,
+                                         int blocksize) {
+        QuantSpec spec = qc.spec(blocksize);
+        Set<String> linear = linearWeights(c);
+        try (Arena arena = Arena.ofShared()) {
+            SafetensorsWriter w = SafetensorsWriter.create().metadata("format", "pt");
+            for (Object[] e : RandomInit.tensorList(c)) {
+                String name = (String) e[0];
+                long[] shape = (long[]) e[1];
+                if (linear.contains(name) && qc.quantizes(name.substring(0, name.length() - ".weight".length()))) {
+                    Bnb4bitFormat.write(w, Nf4Codec.quantize(name, (int) shape[0], (int) shape[1], dtype,
+                            (first, out, n) -> RandomInit.values(seed, name, std, first, out, n), spec, arena));
+                } else {
+                    boolean norm = name.endsWith("norm.weight"), bias = name.endsWith(".bias");
+                    w.add(name, dtype, shape, norm ? (first, out, n) -> java.util.Arrays.fill(out, 0, n, 1f)
+                            : bias ? (first, out, n) -> java.util.Arrays.fill(out, 0, n, 0f)
+                            : (first, out, n) -> RandomInit.values(seed, name, std, first, out, n));
+                }
+            }
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException ex) {
+                throw new Finetune4jException("cannot create " + dir + ": " + ex.getMessage(), ex);
+            }
+            List<Path> files = new ArrayList<>(w.writeSharded(dir, LlamaModel.DEFAULT_SHARD_BYTES));
+            ObjectNode raw = c.toJson();
+            raw.set(QuantizationConfig.KEY, qc.toJson());
+            c.write(dir, raw);
+            files.add(dir.resolve("config.json"));
+            return files;
+        }
+    }
+
+    /**
+     * The same random 4-bit model as {@link #writeRandom}, built in memory instead of written:
+     * the 4-bit layers and the dense embedding / lm_head live off-heap (freed with the model
+     * once it is unreachable), nothing of the base on the Java heap. For {@code bench train}.
+     */
+    public static LlamaModel random(ModelConfig c, long seed, double std, DType dtype, QuantizationConfig qc, int blocksize,
+                                    Kernels kernels) {
+        QuantSpec spec = qc.spec(blocksize);
+        Set<String> linear = linearWeights(c);
+        Arena arena = Arena.ofAuto();
+        java.util.Map<String, Weight> matrices = new java.util.HashMap<>();
+        java.util.Map<String, float[]> vectors = new java.util.HashMap<>();
+        java.util.Map<String, QuantizedWeight> quantized = new java.util.HashMap<>();
+        for (Object[] e : RandomInit.tensorList(c)) {
+            String name = (String) e[0];
+            long[] shape = (long[]) e[1];
+            if (shape.length == 1) {
+                float[] v = new float[(int) shape[0]];
+                if (name.endsWith("norm.weight")) java.util.Arrays.fill(v, 1f);
+                vectors.put(name, v);
+            } else if (linear.contains(name) && qc.quantizes(name.substring(0, name.length() - ".weight".length()))) {
+                quantized.put(name, Nf4Codec.quantize(name, (int) shape[0], (int) shape[1], dtype,
+                        (first, out, n) -> RandomInit.values(seed, name, std, first, out, n), spec, arena));
+            } else {
+                long numel = shape[0] * shape[1];
+                java.lang.foreign.MemorySegment seg = arena.allocate(dtype.byteSize(numel), 64);
+                int chunk = 1 << 16;
+                finetune4j.engine.kernels.KernelThreads.run((int) ((numel + chunk - 1) / chunk), ch -> {
+                    long first = (long) ch * chunk;
+                    int n = (int) Math.min(chunk, numel - first);
+                    float[] buf = new float[n];
+                    RandomInit.values(seed, name, std, first, buf, n);
+                    for (int i = 0; i < n; i++) dtype.setFloat(seg, first + i, buf[i]);
+                });
+                matrices.put(name, new Weight(name, dtype, (int) shape[0], (int) shape[1], seg));
+            }
+        }
+        WeightSource dense = WeightSource.of("random " + c.architecture() + " (seed " + seed + ", 4-bit " + qc.type().bnbName()
+                + ", in memory)", matrices, vectors);
+        WeightSource src = new WeightSource() {
+            @Override
+            public String origin() {
+                return dense.origin();
+            }
+
+            @Override
+            public boolean contains(String name) {
+                return quantized.containsKey(name) || dense.contains(name);
+            }
+
+            @Override
+            public long[] shape(String name) {
+                QuantizedWeight q = quantized.get(name);
+                return q != null ? new long[]{q.rows(), q.cols()} : dense.shape(name);
+            }
+
+            @Override
+            public Weight weight(String name) {
+                return dense.weight(name);
+            }
+
+            @Override
+            public float[] floats(String name) {
+                return dense.floats(name);
+            }
+
+            @Override
+            public LinearSlot linear(String module, int outFeatures, int inFeatures, float[] bias, Kernels k) {
+                QuantizedWeight q = quantized.get(module + ".weight");
+                return q == null ? null : new Nf4Linear(module, q, bias, k);
+            }
+        };
+        return LlamaModel.fromWeights(c, finetune4j.model.GenerationConfig.defaults(), src, kernels);
     }
 
     /** The weight names of the model's linear layers (q/k/v/o, gate/up/down, and an untied lm_head). */
