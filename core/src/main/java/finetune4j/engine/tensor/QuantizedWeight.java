@@ -167,21 +167,40 @@ public record QuantizedWeight(String name, QuantType type, int rows, int cols, i
         return (e & 1) == 0 ? (b >> 4) & 0xF : b & 0xF;
     }
 
+    private static final ThreadLocal<byte[][]> BYTES = ThreadLocal.withInitial(() -> new byte[1][0]);
+
     /**
      * Elements {@code [first, first + n)} of the row-major flattening, dequantized to FP32, into
      * {@code out[off .. off + n)}: {@code type.value(code) · scale(block)} (one FP32 product, as
-     * bitsandbytes computes it). The scalar definition; the vector kernels have a faster one.
+     * bitsandbytes computes it; {@link #get} is the element-wise definition). The codes are copied
+     * out of the segment in bulk into a per-thread buffer, then decoded two per byte, a block at a
+     * time; the vector kernels have a SIMD version of this loop.
      */
     public void dequantize(long first, int n, float[] out, int off) {
-        float[] table = new float[16];
+        if (n <= 0) return;
+        long b0 = first >> 1;
+        int nb = (int) (((first + n - 1) >> 1) - b0 + 1);
+        byte[][] holder = BYTES.get();
+        if (holder[0].length < nb) holder[0] = new byte[Math.max(nb, 2 * holder[0].length)];
+        byte[] bytes = holder[0];
+        MemorySegment.copy(packed, ValueLayout.JAVA_BYTE, b0, bytes, 0, nb);
+        QuantType t = type;
         long e = first;
         int i = 0;
         while (i < n) {
             int block = (int) (e / blocksize);
             int take = (int) Math.min(n - i, (block + 1L) * blocksize - e);
             float s = scales.scale(block);
-            for (int c = 0; c < 16; c++) table[c] = type.value(c) * s;
-            for (int j = 0; j < take; j++, e++) out[off + i + j] = table[code(e)];
+            int o = off + i, end = o + take;
+            int bi = (int) ((e >> 1) - b0);
+            if ((e & 1) != 0) out[o++] = t.value(bytes[bi++] & 0xF) * s;
+            for (; o + 1 < end; o += 2, bi++) {
+                int b = bytes[bi];
+                out[o] = t.value((b >> 4) & 0xF) * s;
+                out[o + 1] = t.value(b & 0xF) * s;
+            }
+            if (o < end) out[o] = t.value((bytes[bi] >> 4) & 0xF) * s;
+            e += take;
             i += take;
         }
     }

@@ -164,7 +164,6 @@ final class Gemm {
      * converted BF16 row. Every element of w is dequantized once per K block of a call.
      */
     static final class QuantB implements MatrixB {
-        private static final ThreadLocal<byte[]> BYTES = ThreadLocal.withInitial(() -> new byte[KC / 2 + 2]);
         private final QuantizedWeight w;
         private final long cols;
 
@@ -175,14 +174,13 @@ final class Gemm {
 
         @Override
         public void pack(int pc, int kc, int j0, int nc, float[] bp, float[] rows) {
-            byte[] bytes = BYTES.get();
             int o = 0;
             for (int jr = 0; jr < nc; jr += NR, o += NR * kc) {
                 int nr = Math.min(NR, nc - jr);
                 for (int g = 0; g < nr; g += 16) {
                     int gr = Math.min(16, nr - g);
                     for (int j = 0; j < gr; j++) {
-                        Dequant4.toFloat(w, (j0 + jr + g + j) * cols + pc, kc, rows, j * kc, bytes);
+                        Dequant4.toFloat(w, (j0 + jr + g + j) * cols + pc, kc, rows, j * kc);
                     }
                     PanelTranspose.pack(rows, 0, kc, gr, kc, bp, o + g);
                 }

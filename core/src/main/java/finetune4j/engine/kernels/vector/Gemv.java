@@ -26,7 +26,6 @@ final class Gemv {
     private static final int CHUNKS_PER_THREAD = 4;
 
     private static final ThreadLocal<float[][]> ROW = ThreadLocal.withInitial(() -> new float[1][0]);
-    private static final ThreadLocal<byte[][]> CODES = ThreadLocal.withInitial(() -> new byte[1][0]);
 
     private Gemv() {
     }
@@ -64,18 +63,11 @@ final class Gemv {
         KernelThreads.run((n + per - 1) / per, chunk -> {
             int j0 = chunk * per, j1 = Math.min(n, j0 + per);
             float[] row = rowBuffer(k);
-            byte[] codes = codeBuffer(k / 2 + 2);
             for (int j = j0; j < j1; j++) {
-                Dequant4.toFloat(w, (long) j * k, k, row, 0, codes);
+                Dequant4.toFloat(w, (long) j * k, k, row, 0);
                 emit(out, outOff, x, xOff, row, 0, k, n, j, m, accumulate);
             }
         });
-    }
-
-    private static byte[] codeBuffer(int size) {
-        byte[][] holder = CODES.get();
-        if (holder[0].length < size) holder[0] = new byte[size];
-        return holder[0];
     }
 
     /** out[r, j] (+)= x[r, :] · wRow for the m rows of x. */

@@ -29,7 +29,6 @@ final class LinearBackward {
     private static final int PARALLEL_MIN_CONVERT = 1 << 16;
 
     private static final ThreadLocal<float[][]> SLABS = ThreadLocal.withInitial(() -> new float[1][0]);
-    private static final ThreadLocal<byte[][]> CODES = ThreadLocal.withInitial(() -> new byte[1][0]);
 
     private LinearBackward() {
     }
@@ -73,15 +72,10 @@ final class LinearBackward {
     private static void convertRow(LinearWeight w, int row, int k, float[] dst, int off) {
         switch (w) {
             case Weight d -> Convert.toFloat(d.dtype(), d.data(), (long) row * k, dst, off, k);
-            case QuantizedWeight q -> Dequant4.toFloat(q, (long) row * k, k, dst, off, codes(k / 2 + 2));
+            case QuantizedWeight q -> Dequant4.toFloat(q, (long) row * k, k, dst, off);
         }
     }
 
-    private static byte[] codes(int size) {
-        byte[][] holder = CODES.get();
-        if (holder[0].length < size) holder[0] = new byte[size];
-        return holder[0];
-    }
 
     private static float[] slab(int size) {
         float[][] holder = SLABS.get();
