@@ -3,9 +3,9 @@ package finetune4j.quant;
 import finetune4j.Finetune4jException;
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.tensor.DType;
-import finetune4j.engine.tensor.LinearWeight;
 import finetune4j.engine.tensor.QuantType;
 import finetune4j.engine.tensor.QuantizedWeight;
+import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -189,10 +189,7 @@ public final class Nf4Codec {
      *
      * @throws Finetune4jException naming the tensor and the element for a NaN or infinite value
      */
-    public static QuantizedWeight quantize(LinearWeight w, QuantSpec spec, Arena arena) {
-        if (!(w instanceof finetune4j.engine.tensor.Weight d)) {
-            throw new IllegalArgumentException(w.name() + " is already quantized");
-        }
+    public static QuantizedWeight quantize(Weight d, QuantSpec spec, Arena arena) {
         int cols = d.cols();
         FloatSource src = (first, out, n) -> {
             int i = 0;

@@ -8,11 +8,13 @@ import finetune4j.engine.io.ModelWeights;
 import finetune4j.engine.io.SafetensorsWriter;
 import finetune4j.engine.io.TensorInfo;
 import finetune4j.engine.kernels.KernelSelector;
+import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.tensor.DType;
 import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 import finetune4j.internal.AtomicFiles;
+import finetune4j.model.GenerationConfig;
 import finetune4j.model.LinearSlot;
 import finetune4j.model.LlamaModel;
 import finetune4j.model.ModelConfig;
@@ -21,11 +23,15 @@ import finetune4j.model.WeightSource;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -197,8 +203,8 @@ public final class QuantizedModels {
                             (first, out, n) -> RandomInit.values(seed, name, std, first, out, n), spec, arena));
                 } else {
                     boolean norm = name.endsWith("norm.weight"), bias = name.endsWith(".bias");
-                    w.add(name, dtype, shape, norm ? (first, out, n) -> java.util.Arrays.fill(out, 0, n, 1f)
-                            : bias ? (first, out, n) -> java.util.Arrays.fill(out, 0, n, 0f)
+                    w.add(name, dtype, shape, norm ? (first, out, n) -> Arrays.fill(out, 0, n, 1f)
+                            : bias ? (first, out, n) -> Arrays.fill(out, 0, n, 0f)
                             : (first, out, n) -> RandomInit.values(seed, name, std, first, out, n));
                 }
             }
@@ -226,24 +232,24 @@ public final class QuantizedModels {
         QuantSpec spec = qc.spec(blocksize);
         Set<String> linear = linearWeights(c);
         Arena arena = Arena.ofAuto();
-        java.util.Map<String, Weight> matrices = new java.util.HashMap<>();
-        java.util.Map<String, float[]> vectors = new java.util.HashMap<>();
-        java.util.Map<String, QuantizedWeight> quantized = new java.util.HashMap<>();
+        Map<String, Weight> matrices = new HashMap<>();
+        Map<String, float[]> vectors = new HashMap<>();
+        Map<String, QuantizedWeight> quantized = new HashMap<>();
         for (Object[] e : RandomInit.tensorList(c)) {
             String name = (String) e[0];
             long[] shape = (long[]) e[1];
             if (shape.length == 1) {
                 float[] v = new float[(int) shape[0]];
-                if (name.endsWith("norm.weight")) java.util.Arrays.fill(v, 1f);
+                if (name.endsWith("norm.weight")) Arrays.fill(v, 1f);
                 vectors.put(name, v);
             } else if (linear.contains(name) && qc.quantizes(name.substring(0, name.length() - ".weight".length()))) {
                 quantized.put(name, Nf4Codec.quantize(name, (int) shape[0], (int) shape[1], dtype,
                         (first, out, n) -> RandomInit.values(seed, name, std, first, out, n), spec, arena));
             } else {
                 long numel = shape[0] * shape[1];
-                java.lang.foreign.MemorySegment seg = arena.allocate(dtype.byteSize(numel), 64);
+                MemorySegment seg = arena.allocate(dtype.byteSize(numel), 64);
                 int chunk = 1 << 16;
-                finetune4j.engine.kernels.KernelThreads.run((int) ((numel + chunk - 1) / chunk), ch -> {
+                KernelThreads.run((int) ((numel + chunk - 1) / chunk), ch -> {
                     long first = (long) ch * chunk;
                     int n = (int) Math.min(chunk, numel - first);
                     float[] buf = new float[n];
@@ -288,7 +294,7 @@ public final class QuantizedModels {
                 return q == null ? null : new Nf4Linear(module, q, bias, k);
             }
         };
-        return LlamaModel.fromWeights(c, finetune4j.model.GenerationConfig.defaults(), src, kernels);
+        return LlamaModel.fromWeights(c, GenerationConfig.defaults(), src, kernels);
     }
 
     /** The weight names of the model's linear layers (q/k/v/o, gate/up/down, and an untied lm_head). */
