@@ -103,6 +103,8 @@ public final class Nf4Codec {
 
     /** Elements quantized per parallel chunk (a multiple of every block size). */
     private static final int CHUNK = 1 << 16;
+    /** Per-thread chunk buffer: quantizing a 7B model passes 6.5 G values through it, which must not become garbage. */
+    private static final ThreadLocal<float[]> CHUNK_BUFFER = ThreadLocal.withInitial(() -> new float[CHUNK + 1]);
 
     private Nf4Codec() {
     }
@@ -240,7 +242,7 @@ public final class Nf4Codec {
     /** Elements [first, first + len) (a whole number of blocks, except at the end of the tensor). */
     private static void quantizeChunk(String name, int cols, FloatSource src, QuantSpec spec, long first, int len, long n,
                                       MemorySegment packed, float[] absmax) {
-        float[] x = new float[len + 1];
+        float[] x = CHUNK_BUFFER.get();
         src.read(first, x, len);
         int bs = spec.blocksize();
         QuantType t = spec.type();

@@ -249,10 +249,11 @@ public final class QuantizedModels {
                 long numel = shape[0] * shape[1];
                 MemorySegment seg = arena.allocate(dtype.byteSize(numel), 64);
                 int chunk = 1 << 16;
+                ThreadLocal<float[]> buffer = ThreadLocal.withInitial(() -> new float[chunk]);
                 KernelThreads.run((int) ((numel + chunk - 1) / chunk), ch -> {
                     long first = (long) ch * chunk;
                     int n = (int) Math.min(chunk, numel - first);
-                    float[] buf = new float[n];
+                    float[] buf = buffer.get();
                     RandomInit.values(seed, name, std, first, buf, n);
                     for (int i = 0; i < n; i++) dtype.setFloat(seg, first + i, buf[i]);
                 });
