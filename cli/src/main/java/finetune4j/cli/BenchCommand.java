@@ -148,7 +148,7 @@ final class BenchCommand implements Runnable {
         public Integer call() {
             Path dir = model.resolve();
             GenerateBenchmark.Result r;
-            try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+            try (LlamaModel m = finetune4j.quant.QuantizedModels.open(dir, kernels.get(), null)) {
                 int p = Math.min(promptTokens, Math.max(1, m.maxContext() - decodeTokens));
                 r = GenerateBenchmark.run(m, dir.toString(), p, decodeTokens, repeats);
             }
