@@ -211,7 +211,17 @@ public final class FineTune {
                     }
                 };
                 int accum = config.gradAccum();
-                Trainer.StepHook hook = (step, micro) -> adapter.setDropoutKey(step * accum + micro);
+                Trainer.StepHook hook = new Trainer.StepHook() {
+                    @Override
+                    public void beforeMicroBatch(long step, int micro) {
+                        adapter.setDropoutKey(step * accum + micro);
+                    }
+
+                    @Override
+                    public void evaluating(boolean on) {      // validation without dropout (torch's model.eval())
+                        adapter.setTraining(!on);
+                    }
+                };
                 display.putIfAbsent("method", lora.useDora() ? "dora" : "lora");
                 display.putIfAbsent("rank", String.valueOf(lora.r()));
                 display.putIfAbsent("alpha", String.valueOf(lora.loraAlpha()));

@@ -7,8 +7,19 @@ import finetune4j.engine.kernels.KernelBenchmarks;
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantType;
 import finetune4j.generate.GenerateBenchmark;
+import finetune4j.engine.hub.ModelLocator;
+import finetune4j.model.GenerationConfig;
 import finetune4j.model.LlamaModel;
+import finetune4j.model.ModelConfig;
+import finetune4j.model.ModelPresets;
+import finetune4j.model.RandomInit;
+import finetune4j.quant.QuantSpec;
+import finetune4j.quant.QuantizationConfig;
+import finetune4j.quant.QuantizedModels;
+import finetune4j.train.TrainBenchmark;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,16 +28,18 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 
 /** {@code bench}: performance figures (never asserted in tests), each with an in-run baseline. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: matrix products, generation.",
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Generate.class})
+        description = "Benchmarks: matrix products, generation, training.",
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Generate.class, BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -183,6 +196,195 @@ final class BenchCommand implements Runnable {
                         100 * r.decodeTokensPerSecond() / boundRead);
             }
             return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Training tokens/s and peak RSS on synthetic tokens: full steps (forward, backward, clip, AdamW)"
+                    + " of LoRA/DoRA or full fine-tuning, with the model FLOPs utilisation against a GEMM ceiling measured"
+                    + " in the same run. The step of shared/bench/torch_lora_bench.py, the PyTorch peer.")
+    static final class Train implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        static final class Source {
+            @Option(names = {"-m", "--model"}, paramLabel = "MODEL",
+                    description = "A local model directory or a Hugging Face Hub id.")
+            String model;
+
+            @Option(names = "--preset", paramLabel = "NAME",
+                    description = "A random model of a known shape, built in memory (nothing written): stories260k,"
+                            + " smollm-135m, tinyllama-1.1b, llama-2-7b.")
+            String preset;
+        }
+
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Source source;
+
+        @Mixin
+        KernelsOption kernels = new KernelsOption();
+
+        @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
+                description = "Stored dtype of a --preset model's weights (default: ${DEFAULT-VALUE}).")
+        String dtype;
+
+        @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|qlora|qdora|full",
+                description = "What is trained (default: ${DEFAULT-VALUE}). qlora / qdora: LoRA / DoRA over a 4-bit base"
+                        + " (NF4, blocks of 64, double quantization): a --preset model is built in 4 bits straight from the"
+                        + " generator (its --dtype is that of the embedding and lm_head), a --model is quantized on load"
+                        + " unless it is a 4-bit checkpoint; gradient checkpointing on unless --no-grad-checkpoint.")
+        String method;
+
+        @Option(names = {"-r", "--rank"}, defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
+        int rank;
+
+        @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha (default: ${DEFAULT-VALUE}).")
+        double alpha;
+
+        @Option(names = "--dropout", defaultValue = "0.05", description = "LoRA dropout (default: ${DEFAULT-VALUE}, as the PyTorch peer).")
+        double dropout;
+
+        @Option(names = "--target", paramLabel = "MODULES",
+                description = "LoRA targets: comma-separated names, all-linear or re:<regex>"
+                        + " (default: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj).")
+        String target;
+
+        @Option(names = {"-b", "--batch-size"}, defaultValue = "4", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+        int batch;
+
+        @Option(names = "--seq-len", defaultValue = "256", description = "Positions per sequence (default: ${DEFAULT-VALUE}).")
+        int seq;
+
+        @Option(names = "--steps", defaultValue = "5", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+        int steps;
+
+        @Option(names = "--warmup", defaultValue = "1", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--grad-checkpoint", negatable = true,
+                description = "Gradient checkpointing (recompute each layer during backward; default: on for qlora/qdora).")
+        Boolean checkpoint;
+
+        @Option(names = "--seed", defaultValue = "1234", description = "Seed of the model, adapter and tokens (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--profile", description = "Time the parts of the step (projections, attention, norms, head...)"
+                + " and print where the time goes.")
+        boolean profile;
+
+        @Option(names = "--head-rows", defaultValue = "0", paramLabel = "N",
+                description = "Rows of logits computed at once (memory against speed; default 0: the trainer's default).")
+        int headRows;
+
+        @Option(names = "--no-ceiling", description = "Skip the GEMM ceiling measurement.")
+        boolean noCeiling;
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            TrainBenchmark.Method m = switch (method.toLowerCase(Locale.ROOT)) {
+                case "lora" -> TrainBenchmark.Method.LORA;
+                case "dora" -> TrainBenchmark.Method.DORA;
+                case "full" -> TrainBenchmark.Method.FULL;
+                case "qlora" -> TrainBenchmark.Method.QLORA;
+                case "qdora" -> TrainBenchmark.Method.QDORA;
+                default -> throw new ConfigException("--method", method, "one of [lora, dora, qlora, qdora, full]");
+            };
+            boolean fourBit = m == TrainBenchmark.Method.QLORA || m == TrainBenchmark.Method.QDORA;
+            TrainBenchmark.Settings s = new TrainBenchmark.Settings(m, rank, alpha, dropout, target, batch, seq, steps,
+                    warmup, checkpoint != null ? checkpoint : fourBit, seed, profile, headRows);
+            PrintWriter o = spec.commandLine().getOut();
+            Consumer<TrainBenchmark.Step> progress = json ? null : st -> {
+                o.printf(Locale.ROOT, "step %d%s: %.3f s, loss %.4f%n", st.index(), st.warmup() ? " (warm-up)" : "",
+                        st.seconds(), st.loss());
+                o.flush();
+            };
+            TrainBenchmark.Result r;
+            if (source.preset != null) {
+                DType dt = parseDtype(dtype);
+                ModelConfig c = ModelPresets.config(source.preset);
+                try (Arena arena = Arena.ofShared()) {
+                    LlamaModel model = fourBit
+                            ? QuantizedModels.random(c, seed, 0.02, dt, new QuantizationConfig(QuantType.NF4, true,
+                                    dt == DType.F32 ? "float32" : dt == DType.BF16 ? "bfloat16" : "float16", null),
+                                    QuantSpec.DEFAULT_BLOCKSIZE, kernels.get())
+                            : LlamaModel.fromWeights(c, GenerationConfig.defaults(), RandomInit.source(c, seed, 0.02, dt, arena),
+                                    kernels.get());
+                    if (!json) {
+                        o.printf(Locale.ROOT, "built %s in memory (%s weights, %.1f MiB), load average %.2f%n",
+                                source.preset, fourBit ? "NF4 (double-quantized) linear layers, " + dt : dt,
+                                model.weightBytes() / 1048576.0, KernelBenchmarks.loadAverage());
+                        o.flush();
+                    }
+                    r = TrainBenchmark.run(model, "preset " + source.preset.toLowerCase(Locale.ROOT), s, !noCeiling, progress);
+                }
+            } else {
+                Path dir = ModelLocator.resolve(source.model);
+                try (LlamaModel model = QuantizedModels.open(dir, kernels.get(), fourBit ? QuantSpec.qlora() : null)) {
+                    r = TrainBenchmark.run(model, dir.toString(), s, !noCeiling, progress);
+                }
+            }
+            if (json) Json.print(o, json(r));
+            else o.println(r.format());
+            return 0;
+        }
+
+        static ObjectNode json(TrainBenchmark.Result r) {
+            TrainBenchmark.Settings s = r.settings();
+            ObjectNode n = Json.object();
+            n.put("model", r.model());
+            n.put("kernels", r.kernels());
+            n.put("threads", r.threads());
+            n.put("weight_dtype", r.weightDType().name());
+            n.put("method", s.method().name().toLowerCase(Locale.ROOT));
+            if (s.method() != TrainBenchmark.Method.FULL) {
+                n.put("rank", s.rank());
+                n.put("alpha", s.alpha());
+                n.put("dropout", s.dropout());
+                n.put("target", s.targets());
+            }
+            n.put("batch_size", s.batch());
+            n.put("seq_len", s.seq());
+            n.put("grad_checkpoint", s.checkpointing());
+            n.put("warmup_steps", s.warmup());
+            n.put("steps", s.steps());
+            n.put("parameters", r.parameters());
+            n.put("trainable", r.trainable());
+            n.put("tokens_per_step", r.tokensPerStep());
+            ArrayNode a = n.putArray("step_s");
+            for (double d : r.stepSeconds()) a.add(d);
+            ArrayNode cpu = n.putArray("step_cpu_s");
+            for (double d : r.stepCpuSeconds()) cpu.add(d);
+            n.put("step_s_median", r.medianSeconds());
+            n.put("step_cpu_s_median", r.medianCpuSeconds());
+            n.put("step_s_best", r.bestSeconds());
+            n.put("tokens_per_s_median", r.tokensPerSecondMedian());
+            n.put("tokens_per_s_best", r.tokensPerSecondBest());
+            n.put("model_gflop_per_step", r.modelFlops() / 1e9);
+            n.put("model_gflops_median", r.gflopsMedian());
+            if (Double.isFinite(r.ceilingGflops())) {
+                n.put("gemm_ceiling_gflops", r.ceilingGflops());
+                n.put("gemm_ceiling_shape", s.batch() * s.seq() + "x" + "C" + "x" + "F");
+                n.put("mfu_median", r.mfuMedian());
+                n.put("mfu_best", r.mfuBest());
+            }
+            n.put("peak_rss_bytes", r.peakRssBytes());
+            n.put("peak_rss_mib", r.peakRssBytes() / 1048576.0);
+            n.put("weight_bytes", r.weightBytes());
+            n.put("buffer_bytes", r.bufferBytes());
+            n.put("activation_bytes", r.activationBytes());
+            n.put("head_rows", r.headRows());
+            n.put("optimizer_bytes", r.optimizerBytes());
+            n.put("loss_first", r.firstLoss());
+            n.put("loss_last", r.lastLoss());
+            n.put("load_average", r.loadAverage());
+            if (r.profile() != null) {
+                ObjectNode pr = n.putObject("profile_s_per_step");
+                r.profile().seconds().forEach((part, sec) -> pr.put(part.name().toLowerCase(Locale.ROOT), sec / s.steps()));
+            }
+            return n;
         }
     }
 

@@ -27,7 +27,6 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -49,13 +48,13 @@ final class DemoCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--output", defaultValue = "demo-output", paramLabel = "DIR",
-            description = "Where the adapter, metrics.jsonl, report.html and demo-summary.json go (default: ${DEFAULT-VALUE}).")
+            description = "Where the adapter, metrics.jsonl, report.html, demo-summary.json and a copy of the base model (base-model/) go (default: ${DEFAULT-VALUE}).")
     Path output;
 
-    @Option(names = "--steps", defaultValue = "240", description = "LoRA training steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "500", description = "LoRA training steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate, cosine decay (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate, cosine decay (default: ${DEFAULT-VALUE}).")
     double lr;
 
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank (alpha = 2·rank; default: ${DEFAULT-VALUE}).")
@@ -85,7 +84,7 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (steps < 1) throw new ConfigException("--steps", steps, "an integer ≥ 1");
         if (heldout < 1) throw new ConfigException("--heldout", heldout, "an integer ≥ 1");
-        Path baseDir = base != null ? base : extractBase();
+        Path baseDir = base != null ? base : extractBase(output.resolve("base-model"));
         PrintWriter out = spec.commandLine().getOut();
         Tokenizer tok = Tokenizer.load(baseDir);
         List<SyntheticStories.Question> questions = SyntheticStories.questions(Demo.HELDOUT_SEED, heldout);
@@ -148,15 +147,14 @@ final class DemoCommand implements Callable<Integer> {
             a.addObject().put("question", ans.question().question()).put("expected", ans.question().answer())
                     .put("generated", ans.generated()).put("correct", ans.correct());
         }
-        Path tmp = output.resolve(".demo-summary.json.tmp");
-        Files.writeString(tmp, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(n));
-        Files.move(tmp, summary, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        finetune4j.internal.AtomicFiles.writeString(summary, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(n));
         say(out, "\nadapter (PEFT format): " + output.toAbsolutePath());
         say(out, "report:                " + output.resolve(TrainReport.FILE).toAbsolutePath());
         say(out, "metrics:               " + output.resolve(MetricsLog.FILE).toAbsolutePath());
         say(out, "summary:               " + summary.toAbsolutePath());
-        say(out, "try it:  ./finetune4j generate --model " + (base != null ? base : "<base>") + " --adapter " + output
-                + " --prompt \"...\"");
+        say(out, "base model:            " + baseDir.toAbsolutePath());
+        say(out, "try it:  ./finetune4j generate --model " + baseDir + " --adapter " + output
+                + " --prompt \"$(printf 'Tom had a red kite. Tom went to the park with Mia.\\nQuestion: Who went with Tom?\\nAnswer:')\"");
         if (json) Json.print(out, n);
         return 0;
     }
@@ -175,19 +173,16 @@ final class DemoCommand implements Callable<Integer> {
         out.flush();
     }
 
-    /** Copies the base model shipped in the jar into a temporary directory (deleted at exit). */
-    private static Path extractBase() throws IOException {
-        Path dir = Files.createTempDirectory("finetune4j-demo-base");
-        dir.toFile().deleteOnExit();
+    /** Copies the base model shipped in the jar into {@code dir} (each file atomically). */
+    private static Path extractBase(Path dir) throws IOException {
+        Files.createDirectories(dir);
         for (String f : BASE_FILES) {
             try (InputStream in = DemoCommand.class.getResourceAsStream(BASE_RESOURCE + f)) {
                 if (in == null) {
                     throw new Finetune4jException("the built-in demo base model is missing " + f + " (resource "
                             + BASE_RESOURCE + f + "); hint: rebuild the jar, or recreate it with demo --make-base DIR");
                 }
-                Path p = dir.resolve(f);
-                Files.copy(in, p);
-                p.toFile().deleteOnExit();
+                finetune4j.internal.AtomicFiles.write(dir.resolve(f), in.readAllBytes());
             }
         }
         return dir;

@@ -10,7 +10,6 @@ import finetune4j.peft.PeftAdapter;
 import finetune4j.text.Tokenizer;
 import finetune4j.train.Checkpoint;
 import finetune4j.train.LrSchedule;
-import finetune4j.train.MetricsLog;
 import finetune4j.train.ProgressDisplay;
 import finetune4j.train.TrainConfig;
 import finetune4j.train.TrainListener;
@@ -24,7 +23,6 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -70,8 +68,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha; scaling = alpha/r (default: ${DEFAULT-VALUE}).")
     double alpha;
 
-    @Option(names = "--dropout", defaultValue = "0.0", description = "LoRA dropout (default: ${DEFAULT-VALUE}).")
-    double dropout;
+    @Option(names = "--dropout", description = "LoRA dropout (default: 0, or the --init-adapter's lora_dropout).")
+    Double dropout;
 
     @Option(names = "--rslora", description = "rsLoRA scaling alpha/sqrt(r).")
     boolean rslora;
@@ -109,8 +107,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per step, token-weighted (default: ${DEFAULT-VALUE}).")
     int gradAccum;
 
-    @Option(names = "--max-seq-len", defaultValue = "512", description = "Longer examples are cut (default: ${DEFAULT-VALUE}).")
-    int maxSeqLen;
+    @Option(names = "--max-seq-len", description = "Longer examples are cut; at most the model's context (default: 512, or the"
+            + " model's context when shorter).")
+    Integer maxSeqLen;
 
     @Option(names = "--grad-clip", defaultValue = "1.0", description = "Clip the global gradient norm; 0 disables (default: ${DEFAULT-VALUE}).")
     double gradClip;
@@ -147,6 +146,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print a final summary as one JSON object.")
     boolean json;
 
+    /** --max-seq-len when not given (and the model's context is longer). */
+    static final int DEFAULT_MAX_SEQ_LEN = 512;
+
     @Override
     public Integer call() {
         if (configFile != null) YamlDefaults.apply(spec, configFile);
@@ -164,24 +166,28 @@ final class TrainCommand implements Callable<Integer> {
         List<Example> trainEx = FineTune.readExamples(data);
         List<Example> validEx = validData == null ? List.of() : FineTune.readExamples(validData);
         PeftAdapter init = initAdapter == null ? null : PeftAdapter.load(initAdapter, w -> warn("init adapter: " + w));
+        if (init != null && dropout != null) {         // the adapter fixes the architecture; dropout is a training setting
+            init = init.withConfig(init.config().toBuilder().loraDropout(dropout).build());
+        }
         Path resumeDir = resume == null ? null : resolveResume(resume);
-        TrainConfig cfg = TrainConfig.builder().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum)
-                .maxSeqLen(maxSeqLen).lr(lr).optimizer(optimizer).weightDecay(weightDecay)
-                .schedule(LrSchedule.Kind.parse(schedule)).warmup(warmup).gradClip(gradClip)
-                .gradientCheckpointing(gradCheckpoint != null ? gradCheckpoint : fourBit).seed(seed).shuffle(!noShuffle).output(output)
-                .saveEvery(saveEvery).evalEvery(evalEvery).keepCheckpoints(keepCheckpoints).build();
         PrintWriter err = spec.commandLine().getErr();
         try (LlamaModel lm = finetune4j.quant.QuantizedModels.open(dir, kernels.get(), fourBit ? quant.spec(true) : null)) {
             if (m.equals("full") && finetune4j.quant.QuantizedModels.config(dir) != null) {
                 throw new ConfigException("--method full cannot train a 4-bit checkpoint (its weights are frozen): use qlora or qdora");
             }
+            int seqLen = maxSeqLen != null ? maxSeqLen : Math.min(DEFAULT_MAX_SEQ_LEN, lm.maxContext());
+            TrainConfig cfg = TrainConfig.builder().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum)
+                    .maxSeqLen(seqLen).lr(lr).optimizer(optimizer).weightDecay(weightDecay)
+                    .schedule(LrSchedule.Kind.parse(schedule)).warmup(warmup).gradClip(gradClip)
+                    .gradientCheckpointing(gradCheckpoint != null ? gradCheckpoint : fourBit).seed(seed).shuffle(!noShuffle)
+                    .output(output).saveEvery(saveEvery).evalEvery(evalEvery).keepCheckpoints(keepCheckpoints).build();
             FineTune ft;
             if (init != null) {
                 ft = FineTune.fromAdapter(lm, tok, init);
             } else if (m.equals("full")) {
                 ft = FineTune.full(lm, tok, target == null ? List.of(".*") : target);
             } else {
-                LoraConfig.Builder b = LoraConfig.builder().r(rank).loraAlpha(alpha).loraDropout(dropout)
+                LoraConfig.Builder b = LoraConfig.builder().r(rank).loraAlpha(alpha).loraDropout(dropout == null ? 0 : dropout)
                         .useRslora(rslora).useDora(m.endsWith("dora")).baseModelNameOrPath(model.model)
                         .taskType("CAUSAL_LM");
                 b.targetModules(targets(target));
@@ -190,19 +196,10 @@ final class TrainCommand implements Callable<Integer> {
             ft.trainData(trainEx).validData(validEx).config(cfg).eosId(FineTune.eosId(dir, tok)).resume(resumeDir)
                     .describe("model", model.model).describe("data", data.toString())
                     .describe("lr", String.valueOf(lr)).describe("batch", batchSize + "×" + gradAccum)
-                    .describe("max_seq_len", String.valueOf(maxSeqLen)).describe("kernels", lm.kernels().name());
-            List<TrainListener> ls = new ArrayList<>();
-            MetricsLog metrics = resumeDir == null ? MetricsLog.create(output)
-                    : MetricsLog.resume(output, Checkpoint.load(resumeDir).state().step());
-            ls.add(metrics);
-            ls.add(ProgressDisplay.console());
-            ls.add(resumeDir == null ? new TrainReport(output.resolve(TrainReport.FILE))
-                    : new TrainReport(output.resolve(TrainReport.FILE), MetricsLog.read(metrics.file())));
+                    .describe("max_seq_len", String.valueOf(seqLen)).describe("kernels", lm.kernels().name());
             FineTune.Result r;
-            try {
-                r = ft.run(TrainListener.of(ls));
-            } finally {
-                metrics.close();
+            try (RunOutputs files = new RunOutputs(output, resumeDir == null ? -1 : Checkpoint.load(resumeDir).state().step())) {
+                r = ft.run(TrainListener.of(List.of(files, ProgressDisplay.console())));
             }
             err.println(r.summary());
             err.println("saved " + (m.equals("full") && init == null ? "model" : "adapter") + " to " + output.toAbsolutePath()

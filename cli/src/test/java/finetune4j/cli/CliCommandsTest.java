@@ -30,12 +30,45 @@ class CliCommandsTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String c : new String[]{"init-model", "inspect", "tokenize", "generate", "chat", "template", "bench", "bench gemm", "bench generate"}) {
+        for (String c : new String[]{"init-model", "inspect", "tokenize", "generate", "chat", "template", "bench", "bench gemm", "bench generate", "bench train"}) {
             String[] args = (c + " --help").split(" ");
             CliRunner r = CliRunner.run(args);
             assertThat(r.code()).as(c).isZero();
             assertThat(r.out()).as(c).contains("Usage:");
         }
+    }
+
+    @Test
+    void benchTrainPrintsSaneFigures() throws Exception {
+        // the stories260k preset built in memory; never a wall-clock assertion
+        JsonNode j = json(CliRunner.run("bench", "train", "--preset", "stories260k", "--batch-size", "2", "--seq-len", "32",
+                "--steps", "2", "--seed", "0", "--json"));
+        assertThat(j.get("method").asText()).isEqualTo("lora");
+        assertThat(j.get("tokens_per_step").asInt()).isEqualTo(64);
+        assertThat(j.get("step_s").size()).isEqualTo(3);                             // 1 warm-up + 2 timed
+        assertThat(j.get("tokens_per_s_median").asDouble()).isPositive();
+        assertThat(j.get("tokens_per_s_best").asDouble()).isGreaterThanOrEqualTo(j.get("tokens_per_s_median").asDouble());
+        assertThat(j.get("trainable").asLong()).isEqualTo(46_240);                   // r=8 on 7 modules × 5 layers
+        assertThat(j.get("peak_rss_bytes").asLong()).isGreaterThan(j.get("buffer_bytes").asLong());
+        assertThat(j.get("gemm_ceiling_gflops").asDouble()).isPositive();
+        assertThat(j.get("mfu_median").asDouble()).isPositive();
+        assertThat(j.get("model_gflop_per_step").asDouble()).isPositive();
+
+        // the same model from init-model's files (seed 0): the same first loss, so --preset builds that model
+        // (within what a JIT-reordered lane reduction can change)
+        JsonNode f = json(CliRunner.run("bench", "train", "--model", model.toString(), "--batch-size", "2", "--seq-len", "32",
+                "--steps", "1", "--seed", "0", "--no-ceiling", "--json"));
+        assertThat(f.get("loss_first").asDouble()).isCloseTo(j.get("loss_first").asDouble(), org.assertj.core.data.Offset.offset(1e-5));
+        assertThat(f.has("mfu_median")).isFalse();
+
+        CliRunner full = CliRunner.run("bench", "train", "--preset", "stories260k", "--method", "full", "--batch-size", "1",
+                "--seq-len", "16", "--steps", "1", "--grad-checkpoint", "--no-ceiling");
+        assertThat(full.code()).as(full.err()).isZero();
+        assertThat(full.out()).contains("full fine-tuning").contains("tokens/s median").contains("peak RSS")
+                .contains("checkpointing on").contains("260,032 trainable");
+        CliRunner bad = CliRunner.run("bench", "train", "--preset", "stories260k", "--seq-len", "4096");
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("context of 512");
     }
 
     @Test

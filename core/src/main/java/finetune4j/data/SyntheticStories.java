@@ -92,9 +92,6 @@ public final class SyntheticStories {
         if (rng.nextBoolean()) s.add("They ate " + article(food) + " " + food + " together.");
         s.add("At the end of the day, " + name + " felt " + feeling + ".");
         if (rng.nextInt(3) == 0) {
-            s.add("\"Where did you go today?\" asked Mom.");
-            s.add("\"I went to the " + place + ",\" said " + name + ".");
-        } else if (rng.nextInt(2) == 0) {
             s.add("\"What did you see today?\" asked Mom.");
             s.add("\"I saw " + article(animal) + " " + animal + " at the " + place + "!\" said " + name + ".");
         }
@@ -108,15 +105,14 @@ public final class SyntheticStories {
 
     /**
      * A question about {@code s} whose answer is a fact the story states: the object the kid had,
-     * the animal they saw, the friend who came along, or the place they went (chosen at random).
+     * the animal they saw, or the friend who came along (chosen at random).
      */
     public Question question(Story s) {
         Facts f = s.facts();
-        return switch (rng.nextInt(4)) {
+        return switch (rng.nextInt(3)) {
             case 0 -> new Question(s.text(), "What did " + f.name() + " have?", f.object());
             case 1 -> new Question(s.text(), "What animal did " + f.name() + " see?", f.animal());
-            case 2 -> new Question(s.text(), "Who went with " + f.name() + "?", f.friend());
-            default -> new Question(s.text(), "Where did " + f.name() + " go?", f.place());
+            default -> new Question(s.text(), "Who went with " + f.name() + "?", f.friend());
         };
     }
 

@@ -3,11 +3,18 @@ package finetune4j.model;
 import finetune4j.engine.io.SafetensorsWriter;
 import finetune4j.engine.tensor.DType;
 
+import finetune4j.engine.tensor.Weight;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /**
  * Random initialisation of a Llama-family model as transformers' {@code LlamaPreTrainedModel._init_weights}
@@ -16,7 +23,9 @@ import java.util.SplittableRandom;
  * sits in memory.
  *
  * <p>Values are a pure function of (seed, tensor name, element index): elements come in blocks of
- * {@value #BLOCK} from a {@link SplittableRandom} seeded with {@code mix(seed, name, block)}.
+ * {@value #BLOCK} from a {@link SplittableRandom} seeded with {@code mix(seed, name, block)}. So
+ * {@link #source} (the model in memory, for {@code bench train --preset}) holds exactly the values
+ * {@link #write} puts in the files.
  */
 public final class RandomInit {
     static final int BLOCK = 1 << 16;
@@ -79,6 +88,45 @@ public final class RandomInit {
         }
         w.writeSharded(dir, maxShardBytes);
         c.write(dir, null);
+    }
+
+    /**
+     * The same random model as {@link #write} (same seed: the same values), held in memory instead
+     * of written: every matrix in {@code dtype} in one off-heap segment of {@code arena} (not on
+     * the Java heap, so the heap stays as small as for a memory-mapped model), norm weights and
+     * biases as FP32 arrays. Blocks are generated in parallel. The model built on it
+     * ({@link LlamaModel#fromWeights}) must not outlive the arena.
+     *
+     * @param dtype F32, BF16 or F16
+     */
+    public static WeightSource source(ModelConfig c, long seed, double std, DType dtype, Arena arena) {
+        if (!dtype.isComputeFloat()) throw new IllegalArgumentException("dtype " + dtype + " is not F32/BF16/F16");
+        Map<String, Weight> matrices = new HashMap<>();
+        Map<String, float[]> vectors = new HashMap<>();
+        for (Object[] e : tensorList(c)) {
+            String name = (String) e[0];
+            long[] shape = (long[]) e[1];
+            if (shape.length == 1) {
+                float[] v = new float[(int) shape[0]];
+                if (name.endsWith("norm.weight")) java.util.Arrays.fill(v, 1f);
+                vectors.put(name, v);
+                continue;
+            }
+            long numel = shape[0] * shape[1];
+            MemorySegment seg = arena.allocate(dtype.byteSize(numel), 64);
+            long key = mix(seed, name);
+            int blocks = (int) ((numel + BLOCK - 1) / BLOCK);
+            IntStream.range(0, blocks).parallel().forEach(b -> {              // one RNG block per task
+                long first = (long) b * BLOCK;
+                int n = (int) Math.min(BLOCK, numel - first);
+                float[] buf = new float[n];
+                normal(key, std, first, buf, n);
+                for (int i = 0; i < n; i++) dtype.setFloat(seg, first + i, buf[i]);
+            });
+            matrices.put(name, new Weight(name, dtype, (int) shape[0], (int) shape[1], seg));
+        }
+        return WeightSource.of("random " + c.architecture() + " (seed " + seed + ", " + dtype + ", in memory)",
+                matrices, vectors);
     }
 
     /**

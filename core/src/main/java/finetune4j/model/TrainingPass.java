@@ -48,6 +48,8 @@ final class TrainingPass {
         Rope.Tables rt = m.rope.ensure(t);
 
         // embedding, positions, next-token targets (labels shifted left by one within each sequence)
+        StepProfile p = a.profile;
+        long t0 = StepProfile.start(p);
         int nTargets = 0;
         for (int r = 0; r < bt; r++) {
             m.embeddingRow(ids[r], a.resid[0], r * C);
@@ -58,20 +60,31 @@ final class TrainingPass {
             if (target != Kernels.IGNORE_INDEX) a.targetRows[nTargets++] = r;
         }
         a.lastTargets = nTargets;
+        StepProfile.add(p, StepProfile.Part.EMBED, t0);
 
-        for (int l = 0; l < L; l++) layerForward(m, a, l, set(a, l), b, t, rt, false, true);
+        for (int l = 0; l < L; l++) layerForward(m, a, l, set(a, l), b, t, rt, false, true, p);
 
         int stop = backward ? lowestDifferentiatedLayer(m) : L;
         boolean needHidden = backward && (stop < L || m.normGrad != null);
+        t0 = StepProfile.start(p);
         double loss = head(m, a, nTargets, lossScale, backward, needHidden);
+        StepProfile.add(p, StepProfile.Part.HEAD, t0);
         if (!backward || nTargets == 0 || stop == L) return loss;
 
         for (int l = L - 1; l >= stop; l--) {
-            if (a.checkpointing) layerForward(m, a, l, 0, b, t, rt, true, false);   // recompute, probabilities kept
+            if (a.checkpointing) {                                                   // recompute, probabilities kept
+                t0 = StepProfile.start(p);
+                layerForward(m, a, l, 0, b, t, rt, true, false, null);
+                StepProfile.add(p, StepProfile.Part.LAYER_RECOMPUTE, t0);
+            }
             boolean needDx = l > stop || m.embedParam != null;
-            layerBackward(m, a, l, set(a, l), b, t, rt, a.checkpointing, needDx);
+            layerBackward(m, a, l, set(a, l), b, t, rt, a.checkpointing, needDx, p);
         }
-        if (m.embedParam != null) m.kernels.embeddingBackward(m.embedParam.grad(), a.dres, 0, ids, 0, bt, C);
+        if (m.embedParam != null) {
+            t0 = StepProfile.start(p);
+            m.kernels.embeddingBackward(m.embedParam.grad(), a.dres, 0, ids, 0, bt, C);
+            StepProfile.add(p, StepProfile.Part.EMBED_BACK, t0);
+        }
         return loss;
     }
 
@@ -120,9 +133,10 @@ final class TrainingPass {
     /**
      * Layer l forward from resid[l] into buffer set s. {@code keepAtt}: write the probabilities to
      * {@code a.att}; {@code writeResid}: write resid[l+1] (a recompute under checkpointing has it).
+     * {@code p}: the profile the parts are timed into, or null.
      */
     static void layerForward(LlamaModel m, TrainingBuffers a, int l, int s, int b, int t, Rope.Tables rt,
-                             boolean keepAtt, boolean writeResid) {
+                             boolean keepAtt, boolean writeResid, StepProfile p) {
         ModelConfig c = m.config;
         Kernels K = m.kernels;
         DecoderLayer ly = m.layers[l];
@@ -130,25 +144,37 @@ final class TrainingPass {
         final int D = c.headDim(), qDim = c.qDim(), kvDim = c.kvDim(), bt = b * t;
         float[] x = a.resid[l], q = a.q[s], k = a.k[s], v = a.v[s], attnOut = a.attnOut, mid = a.mid[s];
 
+        long t0 = StepProfile.start(p);
         K.rmsnorm(a.ln, 0, a.rstd1[s], 0, x, 0, ly.inputNorm, bt, C, m.eps);         // ln1 (BT, C)
+        t0 = StepProfile.add(p, StepProfile.Part.NORM, t0);
         ly.q.forward(q, 0, a.ln, 0, bt);                                              // (BT, H·D)
         ly.k.forward(k, 0, a.ln, 0, bt);                                              // (BT, KVH·D)
         ly.v.forward(v, 0, a.ln, 0, bt);                                              // (BT, KVH·D)
+        t0 = StepProfile.add(p, StepProfile.Part.QKV, t0);
         K.rope(q, 0, bt, H, D, a.pos, 0, rt.cos(), rt.sin());
         K.rope(k, 0, bt, KVH, D, a.pos, 0, rt.cos(), rt.sin());
+        t0 = StepProfile.add(p, StepProfile.Part.ROPE, t0);
         for (int seq = 0; seq < b; seq++) {
             K.attention(attnOut, seq * t * qDim, keepAtt ? a.att : null, seq * H * t * t, q, seq * t * qDim,
                     k, seq * t * kvDim, v, seq * t * kvDim, t, t, 0, H, KVH, D);
         }
+        t0 = StepProfile.add(p, StepProfile.Part.ATTENTION, t0);
         ly.o.forward(a.proj, 0, attnOut, 0, bt);                                      // (BT, C)
+        t0 = StepProfile.add(p, StepProfile.Part.O, t0);
         K.add(mid, 0, x, 0, a.proj, 0, bt * C);
+        t0 = StepProfile.add(p, StepProfile.Part.RESIDUAL, t0);
 
         K.rmsnorm(a.ln, 0, a.rstd2[s], 0, mid, 0, ly.postAttentionNorm, bt, C, m.eps);  // ln2 (BT, C)
+        t0 = StepProfile.add(p, StepProfile.Part.NORM, t0);
         ly.gate.forward(a.gate[s], 0, a.ln, 0, bt);                                   // (BT, F)
         ly.up.forward(a.up[s], 0, a.ln, 0, bt);                                       // (BT, F)
+        t0 = StepProfile.add(p, StepProfile.Part.GATE_UP, t0);
         K.siluMul(a.act, 0, a.gate[s], 0, a.up[s], 0, bt * F);
+        t0 = StepProfile.add(p, StepProfile.Part.SILU, t0);
         ly.down.forward(a.proj, 0, a.act, 0, bt);                                     // (BT, C)
+        t0 = StepProfile.add(p, StepProfile.Part.DOWN, t0);
         if (writeResid) K.add(a.resid[l + 1], 0, mid, 0, a.proj, 0, bt * C);
+        StepProfile.add(p, StepProfile.Part.RESIDUAL, t0);
     }
 
     /**
@@ -157,9 +183,10 @@ final class TrainingPass {
      * attention output and probabilities of this layer are already in {@code a.attnOut} and
      * {@code a.att} (a checkpointed layer was just recomputed); otherwise they are recomputed
      * here from the saved q, k, v (the same kernel on the same inputs: the same bits).
+     * {@code p}: the profile the parts are timed into, or null.
      */
     static void layerBackward(LlamaModel m, TrainingBuffers a, int l, int s, int b, int t, Rope.Tables rt,
-                              boolean attReady, boolean needDx) {
+                              boolean attReady, boolean needDx, StepProfile p) {
         ModelConfig c = m.config;
         Kernels K = m.kernels;
         DecoderLayer ly = m.layers[l];
@@ -169,14 +196,21 @@ final class TrainingPass {
         float[] gate = a.gate[s], up = a.up[s];
 
         // MLP block: resid[l+1] = mid + down(silu(gate(ln2)) · up(ln2)), ln2 = rmsnorm(mid)·w2
+        long t0 = StepProfile.start(p);
         K.siluMul(a.act, 0, gate, 0, up, 0, bt * F);                                  // down_proj input again
+        t0 = StepProfile.add(p, StepProfile.Part.SILU_BACK, t0);
         ly.down.backward(a.dact, 0, false, a.dres, 0, a.act, 0, bt);                  // d act (BT, F)
+        t0 = StepProfile.add(p, StepProfile.Part.DOWN_BACK, t0);
         K.siluMulBackward(a.dact, 0, a.dup, 0, a.dact, 0, gate, 0, up, 0, bt * F);    // d gate (over d act), d up
+        t0 = StepProfile.add(p, StepProfile.Part.SILU_BACK, t0);
         K.rmsnorm(a.ln, 0, a.rstd2[s], 0, mid, 0, ly.postAttentionNorm, bt, C, m.eps);  // ln2 again
+        t0 = StepProfile.add(p, StepProfile.Part.NORM_BACK, t0);
         ly.gate.backward(a.dln, 0, false, a.dact, 0, a.ln, 0, bt);                    // d ln2 (BT, C)
         ly.up.backward(a.dln, 0, true, a.dup, 0, a.ln, 0, bt);
+        t0 = StepProfile.add(p, StepProfile.Part.GATE_UP_BACK, t0);
         K.rmsnormBackward(a.dres, 0, ly.dPostAttentionNorm, a.dln, 0, mid, 0, ly.postAttentionNorm,
                 a.rstd2[s], 0, bt, C);                                                 // dres = d mid
+        t0 = StepProfile.add(p, StepProfile.Part.NORM_BACK, t0);
 
         // attention block: mid = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1))), ln1 = rmsnorm(x)·w1
         if (!attReady) {                                                               // output and probabilities again
@@ -184,20 +218,27 @@ final class TrainingPass {
                 K.attention(attnOut, seq * t * qDim, a.att, seq * H * t * t, q, seq * t * qDim,
                         k, seq * t * kvDim, v, seq * t * kvDim, t, t, 0, H, KVH, D);
             }
+            t0 = StepProfile.add(p, StepProfile.Part.ATTENTION_RECOMPUTE, t0);
         }
         ly.o.backward(a.dattn, 0, false, a.dres, 0, attnOut, 0, bt);                   // d attnOut (BT, H·D)
+        t0 = StepProfile.add(p, StepProfile.Part.O_BACK, t0);
         K.attentionBackward(a.dq, 0, a.dk, 0, a.dv, 0, a.dattn, 0, q, 0, k, 0, v, 0, a.att, 0, b, t, H, KVH, D);
+        t0 = StepProfile.add(p, StepProfile.Part.ATTENTION_BACK, t0);
         K.ropeBackward(a.dq, 0, bt, H, D, a.pos, 0, rt.cos(), rt.sin());
         K.ropeBackward(a.dk, 0, bt, KVH, D, a.pos, 0, rt.cos(), rt.sin());
+        t0 = StepProfile.add(p, StepProfile.Part.ROPE_BACK, t0);
         K.rmsnorm(a.ln, 0, a.rstd1[s], 0, x, 0, ly.inputNorm, bt, C, m.eps);         // ln1 again
+        t0 = StepProfile.add(p, StepProfile.Part.NORM_BACK, t0);
         boolean needDln = needDx || ly.dInputNorm != null;
         float[] dln = needDln ? a.dln : null;                                          // d ln1 (BT, C)
         ly.q.backward(dln, 0, false, a.dq, 0, a.ln, 0, bt);
         ly.k.backward(dln, 0, true, a.dk, 0, a.ln, 0, bt);
         ly.v.backward(dln, 0, true, a.dv, 0, a.ln, 0, bt);
+        t0 = StepProfile.add(p, StepProfile.Part.QKV_BACK, t0);
         if (needDln) {
             K.rmsnormBackward(needDx ? a.dres : null, 0, ly.dInputNorm, a.dln, 0, x, 0, ly.inputNorm,
                     a.rstd1[s], 0, bt, C);                                             // dres = d resid[l]
+            StepProfile.add(p, StepProfile.Part.NORM_BACK, t0);
         }
     }
 

@@ -13,7 +13,7 @@
  * {@link finetune4j.model.LlamaModel#trainableParameters()}: adapters' parameters, and for full
  * fine-tuning ({@link finetune4j.model.LlamaModel#makeTrainable}) {@link finetune4j.model.TrainableLinear}
  * slots, norms and the embedding. {@link finetune4j.model.LlamaModel#saveModel} writes a full
- * fine-tune as a Hugging Face model directory; {@link finetune4j.model.TrainBenchmark} times steps.
+ * fine-tune as a Hugging Face model directory; {@code finetune4j.train.TrainBenchmark} times steps.
  *
  * <p>Shape comments use the alphabet of {@code finetune4j.engine.kernels}: B batch, T positions,
  * C hidden, H / KVH attention / key-value heads, D head dim, F MLP width, V vocabulary; BT = B·T

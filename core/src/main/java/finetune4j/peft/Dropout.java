@@ -1,5 +1,8 @@
 package finetune4j.peft;
 
+import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.kernels.ScalarKernels;
+
 /**
  * Inverted dropout on the LoRA branch input with a counter-based mask, so that recomputing a
  * forward pass (gradient checkpointing) or the backward pass regenerates exactly the same mask
@@ -14,6 +17,10 @@ package finetune4j.peft;
  * forward call of the model (e.g. {@code step·accumulation + microBatch}), {@code module} the HF
  * module name, {@code branch} the adapter's index within the slot. Rows are counted from the
  * start of the forward call's input.
+ *
+ * <p>The mask itself is the kernel door's {@link Kernels#dropout} (defined by
+ * {@link ScalarKernels#dropoutKeep}); the layers call it through their kernels (vectorised and
+ * multi-threaded in the fast path). {@link #apply} here is the plain reference.
  */
 final class Dropout {
     private Dropout() {
@@ -31,8 +38,7 @@ final class Dropout {
 
     /** Whether element {@code index = row·K + col} is kept. */
     static boolean keep(long base, long index, double p) {
-        long z = SplitMix.mix64(base + (index + 1) * SplitMix.GOLDEN);
-        return (z >>> 11) * 0x1.0p-53 >= p;
+        return ScalarKernels.dropoutKeep(base, index, p);
     }
 
     /**

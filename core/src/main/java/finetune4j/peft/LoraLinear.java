@@ -206,7 +206,7 @@ public final class LoraLinear implements LinearSlot {
             if (b.dropping()) {                                                 // xd (M, K) = dropout(x)
                 xd = sc.xd = grow(sc.xd, m * k);
                 xdOff = 0;
-                Dropout.apply(xd, 0, x, xOff, m, k, b.dropoutBase(), w.dropout());
+                kernels.dropout(xd, 0, x, xOff, m, k, b.dropoutBase(), w.dropout());
             }
             if (!b.training) b.savedRows = -1;
             // uᵀ (R, M) = A·xdᵀ: u = xd·Aᵀ kept transposed so every product below has a wide output
@@ -282,7 +282,7 @@ public final class LoraLinear implements LinearSlot {
             if (b.dropping()) {                                                 // regenerate xd (M, K)
                 xd = sc.xd = grow(sc.xd, m * k);
                 xdOff = 0;
-                Dropout.apply(xd, 0, x, xOff, m, k, b.dropoutBase(), w.dropout());
+                kernels.dropout(xd, 0, x, xOff, m, k, b.dropoutBase(), w.dropout());
             }
             float[] g = dy;                                                     // (M, N) gradient into s·u·Bᵀ, over alpha
             int gOff = dyOff;
@@ -340,7 +340,7 @@ public final class LoraLinear implements LinearSlot {
             } else {
                 kernels.gemm(true, false, m, k, r, 1f, dut, 0, m, w.aData(), 0, k, 0f, dxd, 0, k);
             }
-            Dropout.apply(dxd, 0, dxd, 0, m, k, b.dropoutBase(), w.dropout());  // ⊙ mask/(1−p)
+            kernels.dropout(dxd, 0, dxd, 0, m, k, b.dropoutBase(), w.dropout());  // ⊙ mask/(1−p)
             kernels.add(dx, dxOff, dx, dxOff, dxd, 0, m * k);
         }
     }

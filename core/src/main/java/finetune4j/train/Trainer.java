@@ -46,10 +46,17 @@ public final class Trainer {
         void readCheckpoint(Path dir, List<NamedParam> params);
     }
 
-    /** Told before each micro-batch's forward pass (e.g. to seed dropout masks). */
+    /** Told before each micro-batch's forward pass (e.g. to seed dropout masks) and around evaluations. */
     @FunctionalInterface
     public interface StepHook {
         void beforeMicroBatch(long step, int microBatch);
+
+        /**
+         * Told {@code true} before the validation set is evaluated and {@code false} after: the
+         * model must then run as at inference (no dropout), as {@code model.eval()} does in torch.
+         */
+        default void evaluating(boolean on) {
+        }
 
         StepHook NONE = (s, m) -> { };
     }
@@ -152,6 +159,9 @@ public final class Trainer {
         long t0 = System.nanoTime();
         double lastLoss = Double.NaN, lastVal = Double.NaN;
         Path lastCheckpoint = resumeFrom;
+        // the newest checkpoint whose weights have since given a finite loss and gradients: the one
+        // written just before a non-finite step holds the very weights that produced it
+        Path goodCheckpoint = null;
         long step = startStep;
         try {
             while (step < totalSteps) {
@@ -179,12 +189,12 @@ public final class Trainer {
                     String what = !Double.isFinite(loss) ? "the loss is " + loss
                             : "the gradient of " + g.nonFiniteParam() + " is not finite";
                     String msg = "training stopped at step " + (step + 1) + ": " + what + "; the update was not applied"
-                            + (lastCheckpoint != null ? "; the last good checkpoint is " + lastCheckpoint
-                            : " (no checkpoint was written; use --save-every to keep good states)")
+                            + checkpointNote(lastCheckpoint, goodCheckpoint)
                             + " (hint: lower --lr, use --grad-clip, or check the data)";
                     listener.onEnd(new TrainListener.RunEnd(step, TrainListener.Status.STOPPED_NON_FINITE, msg, elapsed));
                     throw new Finetune4jException(msg);
                 }
+                goodCheckpoint = lastCheckpoint;
                 double lr = schedule.lr(step);
                 optimizer.step(params, lr);
                 step++;
@@ -228,9 +238,27 @@ public final class Trainer {
         }
     }
 
+    /**
+     * Where a run stopped by a non-finite step can go on from: {@code good}, the newest checkpoint
+     * whose weights gave a finite step afterwards (when it still exists), and not {@code last} when
+     * that one holds the weights of the failed step.
+     */
+    private static String checkpointNote(Path last, Path good) {
+        if (last == null) return " (no checkpoint was written; use --save-every to keep good states)";
+        String bad = last.equals(good) ? "" : " (" + last.getFileName() + " holds the weights that gave it)";
+        if (good != null && java.nio.file.Files.isDirectory(good)) return "; the last good checkpoint is " + good + bad;
+        return "; no checkpoint from before the problem is left" + bad;
+    }
+
     /** Mean loss over the validation targets (same definition as training), reported to the listener. */
     private double evaluate(TrainListener listener, long step, double elapsed) {
-        double[] r = evaluate(model, buffers, evalBatch, valid, cfg.batchSize());
+        double[] r;
+        hook.evaluating(true);
+        try {
+            r = evaluate(model, buffers, evalBatch, valid, cfg.batchSize());
+        } finally {
+            hook.evaluating(false);
+        }
         listener.onEval(new TrainListener.EvalMetrics(step, r[0], (long) r[1], elapsed));
         return r[0];
     }

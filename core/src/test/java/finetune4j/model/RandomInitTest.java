@@ -1,6 +1,13 @@
 package finetune4j.model;
 
+import finetune4j.engine.io.ModelWeights;
+import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.Weight;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -21,5 +28,28 @@ class RandomInitTest {
         float[] other = new float[n];
         RandomInit.normal(100, 0.02, 0, other, n);
         assertThat(other).isNotEqualTo(whole);
+    }
+
+    @Test
+    void theInMemorySourceHoldsWhatWriteWrites(@TempDir Path tmp) {
+        ModelConfig c = ModelPresets.config("stories260k");
+        for (DType dt : new DType[]{DType.F32, DType.BF16}) {
+            Path dir = tmp.resolve(dt.name());
+            RandomInit.write(c, dir, 5, 0.02, dt, Long.MAX_VALUE);
+            try (Arena arena = Arena.ofShared(); ModelWeights files = ModelWeights.open(dir)) {
+                WeightSource mem = RandomInit.source(c, 5, 0.02, dt, arena);
+                for (Object[] e : RandomInit.tensorList(c)) {
+                    String name = (String) e[0];
+                    assertThat(mem.shape(name)).as(name).isEqualTo(files.info(name).shape());
+                    if (mem.shape(name).length == 1) {
+                        assertThat(mem.floats(name)).as(name).isEqualTo(files.floats(name));
+                        continue;
+                    }
+                    Weight a = mem.weight(name), b = files.weight(name);
+                    assertThat(a.dtype()).isEqualTo(dt);
+                    assertThat(a.data().asByteBuffer()).as(name + " " + dt).isEqualTo(b.data().asByteBuffer());
+                }
+            }
+        }
     }
 }

@@ -87,6 +87,17 @@ public interface Kernels {
     /** In-place numerically stable softmax of {@code x[off .. off+n)}. */
     void softmax(float[] x, int off, int n);
 
+    /**
+     * Inverted dropout with a counter-based mask ({@code torch.nn.Dropout}'s scaling, a mask that
+     * can be recomputed instead of stored): {@code out(M, K) = x ⊙ keep / (1 − p)}, rows contiguous,
+     * where element {@code (i, j)} is kept iff {@link ScalarKernels#dropoutKeep
+     * dropoutKeep(base, i·K + j, p)}, i.e. iff
+     * {@code (mix64(base + (i·K + j + 1)·0x9E3779B97F4A7C15) >>> 11)·2⁻⁵³ ≥ p} (SplitMix64's
+     * finalizer). The mask depends only on {@code (base, index, p)}, never on threads or on the
+     * implementation. {@code out} may be {@code x} at the same offset (in place).
+     */
+    void dropout(float[] out, int outOff, float[] x, int xOff, int m, int k, long base, double p);
+
     // ------------------------------------------------------------------ backward (training)
     // Gradients take a {@code d} prefix; outputs first. The weight gradient of a Linear layer,
     // dW(N, K) += dy(M, N)ᵀ · x(M, K), is a plain {@link #gemm} with transA (no method of its own).

@@ -140,6 +140,30 @@ public final class ScalarKernels implements Kernels {
     // ------------------------------------------------------------------ backward (training)
 
     @Override
+    public void dropout(float[] out, int outOff, float[] x, int xOff, int m, int k, long base, double p) {
+        float scale = (float) (1.0 / (1.0 - p));
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < k; j++) {
+                long index = (long) i * k + j;
+                out[outOff + i * k + j] = dropoutKeep(base, index, p) ? x[xOff + i * k + j] * scale : 0f;
+            }
+        }
+    }
+
+    /** Whether {@link #dropout} keeps element {@code index} (= i·K + j) of the call with {@code base}. */
+    public static boolean dropoutKeep(long base, long index, double p) {
+        long z = mix64(base + (index + 1) * 0x9E3779B97F4A7C15L);
+        return (z >>> 11) * 0x1.0p-53 >= p;
+    }
+
+    /** SplitMix64's finalizer (Steele, Lea &amp; Flood 2014; {@code java.util.SplittableRandom}'s mixer). */
+    public static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    @Override
     public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         for (int i = 0; i < m; i++) {

@@ -76,6 +76,28 @@ final class Convert {
         }
     }
 
+    /**
+     * {@code Σ x[xo+i] · w[i]} for i &lt; n, with w the BF16 ({@code bf16}) or F16 values at byte
+     * offset {@code byteOff} of {@code seg}, converted in registers (the decode GEMV for one row of
+     * x: each weight element is loaded once and never stored as FP32).
+     */
+    static float dotHalf(boolean bf16, MemorySegment seg, long byteOff, float[] x, int xo, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            ShortVector h0 = ShortVector.fromMemorySegment(H, seg, byteOff + 2L * i, LE);
+            ShortVector h1 = ShortVector.fromMemorySegment(H, seg, byteOff + 2L * (i + L), LE);
+            s0 = (bf16 ? bf16(h0) : f16(h0)).fma(FloatVector.fromArray(F, x, xo + i), s0);
+            s1 = (bf16 ? bf16(h1) : f16(h1)).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
+        }
+        for (; i < n; i += L) {
+            VectorMask<Short> m = H.indexInRange(i, n);
+            ShortVector h = ShortVector.fromMemorySegment(H, seg, byteOff + 2L * i, LE, m);
+            s0 = (bf16 ? bf16(h) : f16(h)).fma(FloatVector.fromArray(F, x, xo + i, m.cast(F)), s0);
+        }
+        return Vec.sumLanes(s0.add(s1));
+    }
+
     /** BF16 bits (one per lane) to the FP32 values. */
     static FloatVector bf16(ShortVector bits) {
         return ((IntVector) bits.convertShape(VectorOperators.S2I, I, 0))

@@ -21,7 +21,8 @@ import java.util.Arrays;
  * </pre>
  *
  * KC = 128, MC = 96, NC = 2048 and the ic → ir → jr order are the prototype's measured best on
- * this machine (2 MiB L2 per core). Packing is where the operand's storage is absorbed: A or B
+ * this machine (2 MiB L2 per core); KC = 256 measured the same, KC = 384 and 2816-wide column
+ * slabs (an overfull L2) slower. Packing is where the operand's storage is absorbed: A or B
  * transposed or not, B as a {@link Weight} in F32/BF16/F16 converted to FP32 panel by panel, and
  * B as a 4-bit {@link QuantizedWeight} dequantized panel by panel ({@link QuantB}): the FP32
  * matrix never exists as a whole. Edge tiles (M not a multiple of MR, N of NR) are
@@ -30,7 +31,8 @@ import java.util.Arrays;
  * <p>Parallelism: C is cut into a grid of independent blocks. Columns are split first (each
  * block then packs only its own B columns: B is usually the weight, the operand that costs a
  * conversion), into a multiple of the thread count so the threads get equal shares; rows are
- * split only when there are too few column panels. Scratch buffers are per thread.
+ * split only when there are too few column panels — or when C has more rows than columns (a
+ * training step's products, M = B·T), where rows alone are split. Scratch buffers are per thread.
  */
 final class Gemm {
     static final int MR = MicroKernel.MR;
@@ -199,18 +201,35 @@ final class Gemm {
      * is large enough. beta = 0 writes C without reading it.
      */
     static void multiply(MatrixA a, MatrixB b, int m, int n, int k, float beta, float[] c, int cOff, int ldc) {
+        multiply(a, b, m, n, k, beta, c, cOff, ldc, true);
+    }
+
+    /** Same as {@link #multiply}, on the calling thread only (for callers already inside a chunk). */
+    static void multiplySequential(MatrixA a, MatrixB b, int m, int n, int k, float beta, float[] c, int cOff, int ldc) {
+        multiply(a, b, m, n, k, beta, c, cOff, ldc, false);
+    }
+
+    private static void multiply(MatrixA a, MatrixB b, int m, int n, int k, float beta, float[] c, int cOff, int ldc,
+                                 boolean parallel) {
         if (m == 0 || n == 0) return;
         if (k == 0 || (beta != 0f && beta != 1f)) scale(c, cOff, ldc, m, n, beta);
         if (k == 0) return;
         boolean accumulate = beta != 0f;
         int threads = KernelThreads.parallelism();
-        if (threads == 1 || (long) m * n * k < PARALLEL_MIN_MACS) {
+        if (!parallel || threads == 1 || (long) m * n * k < PARALLEL_MIN_MACS) {
             block(a, b, 0, m, 0, n, k, accumulate, c, cOff, ldc);
             return;
         }
         int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
         int nChunks = (n + NC - 1) / NC;
-        if (nPanels >= threads) nChunks = Math.min(nPanels, roundUp(nChunks, threads));
+        if (m > n && mPanels >= threads) {
+            // more rows than columns (training, M = B·T): split rows only. A column split has every
+            // thread pack all of A (M·K each) to save packing B (K·N); with M > N that is the worse
+            // trade, and few column panels (N = 192: 3) do not divide evenly over the threads.
+            nChunks = 1;
+        } else if (nPanels >= threads) {
+            nChunks = Math.min(nPanels, roundUp(nChunks, threads));
+        }
         int panelsPerN = (nPanels + nChunks - 1) / nChunks;
         nChunks = (nPanels + panelsPerN - 1) / panelsPerN;
         int mChunks = nChunks >= threads ? 1 : Math.min(mPanels, roundUp(threads, nChunks) / nChunks);
@@ -221,13 +240,6 @@ final class Gemm {
             int i0 = (chunk / nc) * rowsPer, j0 = (chunk % nc) * colsPer;
             block(a, b, i0, Math.min(m, i0 + rowsPer), j0, Math.min(n, j0 + colsPer), k, accumulate, c, cOff, ldc);
         });
-    }
-
-    /** Same as {@link #multiply}, on the calling thread only (for callers already inside a chunk). */
-    static void multiplySequential(MatrixA a, MatrixB b, int m, int n, int k, float beta, float[] c, int cOff, int ldc) {
-        if (m == 0 || n == 0) return;
-        if (k == 0 || (beta != 0f && beta != 1f)) scale(c, cOff, ldc, m, n, beta);
-        if (k > 0) block(a, b, 0, m, 0, n, k, beta != 0f, c, cOff, ldc);
     }
 
     /** The blocked loop nest over C rows [i0, i1) × columns [j0, j1), all of K; C += or C = the product. */

@@ -13,8 +13,9 @@ import java.lang.foreign.MemorySegment;
  * memory bandwidth, not arithmetic. (Up to M ≈ 8–16 this beats the packed GEMM, whose packing of
  * the weight per call costs more than streaming it; measured with BF16 weights beyond L3.)
  *
- * <p>Each weight row is read once: converted to FP32 into a per-thread row buffer (it stays in
- * L1), then dotted with every x row. Threads split N into contiguous row ranges, several per
+ * <p>Each weight row is read once: for one row of x, a BF16/F16 row is converted in registers
+ * and dotted at once; otherwise it is converted to FP32 into a per-thread row buffer (it stays
+ * in L1), then dotted with every x row. Threads split N into contiguous row ranges, several per
  * thread so that a thread that starts late takes fewer.
  */
 final class Gemv {
@@ -43,6 +44,11 @@ final class Gemv {
             int j0 = chunk * per, j1 = Math.min(n, j0 + per);
             if (heap != null) {
                 for (int j = j0; j < j1; j++) emit(out, outOff, x, xOff, heap, j * k, k, n, j, m, accumulate);
+            } else if (m == 1 && dt != DType.F32) {
+                for (int j = j0; j < j1; j++) {
+                    float d = Convert.dotHalf(dt == DType.BF16, data, 2L * j * k, x, xOff, k);
+                    out[outOff + j] = accumulate ? out[outOff + j] + d : d;
+                }
             } else {
                 float[] row = rowBuffer(k);
                 for (int j = j0; j < j1; j++) {

@@ -193,6 +193,13 @@ public final class VectorKernels implements Kernels {
         KernelThreads.run((n + per - 1) / per, ch -> task.run(ch * per, Math.min(n, ch * per + per)));
     }
 
+    @Override
+    public void dropout(float[] out, int outOff, float[] x, int xOff, int m, int k, long base, double p) {
+        Checks.matrix("x", x, xOff, m, k, k);
+        Checks.matrix("out", out, outOff, m, k, k);
+        DropoutKernel.apply(out, outOff, x, xOff, m, k, base, p);
+    }
+
     // ------------------------------------------------------------------ backward (training)
 
     @Override

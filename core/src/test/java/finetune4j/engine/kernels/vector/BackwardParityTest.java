@@ -40,7 +40,9 @@ class BackwardParityTest {
 
     static Stream<Arguments> linearCases() {
         return Stream.of(Arguments.of(1, 1, 1), Arguments.of(5, L - 1, L + 1), Arguments.of(3, 2 * LinearBackward.SLAB + 3, 33),
-                Arguments.of(40, 300, 70), Arguments.of(97, 129, 2 * L + 5));
+                Arguments.of(40, 300, 70), Arguments.of(97, 129, 2 * L + 5),
+                Arguments.of(LinearBackward.ROWS_SPLIT_MIN + 45, 150, 2 * Gemm.NR + 5),     // threads split rows
+                Arguments.of(60, 2 * LinearBackward.SLAB + 3, 3 * Gemm.NR + 7));            // threads split columns
     }
 
     @ParameterizedTest(name = "M={0} N={1} K={2}")

@@ -39,6 +39,7 @@ class GemmParityTest {
                 {20, 2100, 40},                  // parallel, split over N
                 {300, 20, 200},                  // parallel, N is one panel: split over M
                 {150, 300, 260},                 // parallel, both edges ragged
+                {301, 4 * NR - 3, 70},           // parallel, more rows than columns: split over M only
         };
         List<Arguments> out = new ArrayList<>();
         for (int[] s : mnk) {
