@@ -79,6 +79,18 @@ class QuantizeCommandsTest {
     }
 
     @Test
+    void benchTrainQlora() throws Exception {
+        JsonNode j = CliCommandsTest.json(CliRunner.run("bench", "train", "--preset", "stories260k", "--method", "qlora", "--rank", "4",
+                "--batch-size", "1", "--seq-len", "32", "--warmup", "0", "--steps", "1", "--no-ceiling", "--json"));
+        assertThat(j.get("method").asText()).isEqualTo("qlora");
+        assertThat(j.get("grad_checkpoint").asBoolean()).as("on by default for QLoRA").isTrue();
+        JsonNode d = CliCommandsTest.json(CliRunner.run("bench", "train", "--model", dense.toString(), "--method", "qdora", "--rank", "2",
+                "--batch-size", "1", "--seq-len", "16", "--warmup", "0", "--steps", "1", "--no-grad-checkpoint", "--no-ceiling", "--json"));
+        assertThat(d.get("method").asText()).isEqualTo("qdora");
+        assertThat(d.get("grad_checkpoint").asBoolean()).isFalse();
+    }
+
+    @Test
     void badQuantizeFlags() {
         CliRunner r = CliRunner.run("quantize", "--model", dense.toString(), "--out", tmp.resolve("x").toString(), "--blocksize", "48");
         assertThat(r.code()).isEqualTo(1);
