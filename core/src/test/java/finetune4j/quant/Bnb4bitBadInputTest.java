@@ -155,6 +155,37 @@ class Bnb4bitBadInputTest {
         assertLoadFails(damaged(b, Map.of(STATE, json("{\"quant_type\": "))), STATE, "not valid JSON");
     }
 
+    /** Not damage: what other writers legitimately produce loads, and computes what it says. */
+    @Test
+    void cpuWrittenNestedMapAndNonUint8StorageLoad(@TempDir Path a, @TempDir Path b) throws IOException {
+        // bitsandbytes' CPU path overwrites code[0] of the dynamic map with -1.0 before quantizing the absmax (csrc/cpu_ops.cpp
+        // quantize_cpu), and that map is what it stores: readers must use the stored map, not the constant
+        float[] map = Nf4Codec.dynamicMap();
+        map[0] = -1.0f;
+        Path cpu = damaged(a, Map.of(W + ".nested_quant_map", new Object[]{DType.F32, new long[]{256}, MemorySegment.ofArray(map)}));
+        // bnb_4bit_quant_storage = bfloat16 (FSDP-QLoRA): the same bytes viewed as BF16 [bytes / 2, 1]
+        byte[] packed;
+        try (SafetensorsFile in = SafetensorsFile.open(good.resolve("model.safetensors"))) {
+            packed = in.data(W).toArray(ValueLayout.JAVA_BYTE);
+        }
+        Path bf16 = damaged(b, Map.of(W, new Object[]{DType.BF16, new long[]{packed.length / 2, 1}, MemorySegment.ofArray(packed)}));
+        try (var g = QuantizedModels.load(good, KernelSelector.get()); var c = QuantizedModels.load(cpu, KernelSelector.get());
+             var s = QuantizedModels.load(bf16, KernelSelector.get())) {
+            var gw = ((Nf4Linear) g.linearSlots().getFirst()).weight();
+            var cw = ((Nf4Linear) c.linearSlots().getFirst()).weight();
+            var nested = (finetune4j.engine.tensor.QuantizedWeight.Scales.Nested) cw.scales();
+            org.assertj.core.api.Assertions.assertThat(nested.code()[0]).isEqualTo(-1.0f);
+            for (int blk = 0; blk < cw.blockCount(); blk++) {
+                int q = nested.q().get(ValueLayout.JAVA_BYTE, blk) & 0xFF;
+                float want = map[q] * nested.absmax2().getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, blk / 256) + nested.offset();
+                org.assertj.core.api.Assertions.assertThat(cw.scales().scale(blk)).isEqualTo(want);
+            }
+            int[] ids = {1, 2, 3, 4, 5};
+            org.assertj.core.api.Assertions.assertThat(s.forwardAll(ids)).isEqualTo(g.forwardAll(ids));
+            org.assertj.core.api.Assertions.assertThat(gw.rows()).isEqualTo(cw.rows());
+        }
+    }
+
     @Test
     void otherQuantizationMethods(@TempDir Path a, @TempDir Path b) throws IOException {
         for (Path p : new Path[]{a, b}) {
