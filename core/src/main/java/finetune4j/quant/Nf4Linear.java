@@ -77,7 +77,7 @@ public final class Nf4Linear implements FrozenLinear {
         if (dx != null) kernels.linearBackward(dx, dxOff, dy, dyOff, weight, m, accumulate);
     }
 
-    /** Parameters as the unquantized layer counts them (bitsandbytes' Params4bit reports half of this). */
+    /** Parameters as the unquantized layer has them, as PEFT counts a Params4bit (whose torch numel is half: two codes a byte). */
     @Override
     public long parameterCount() {
         return weight.numel() + (bias == null ? 0 : bias.length);
