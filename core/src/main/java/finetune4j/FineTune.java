@@ -84,6 +84,24 @@ public final class FineTune {
         return new FineTune(model, tokenizer, config, null, null);
     }
 
+    /**
+     * QLoRA (QDoRA with {@code use_dora}): LoRA over a model whose linear layers are 4-bit
+     * ({@link finetune4j.quant.QuantizedModels#open}, {@code loadIn4bit}, or a 4-bit checkpoint). The
+     * adapters train in FP32; the base is dequantized block by block inside the kernels. Use it
+     * with gradient checkpointing ({@link TrainConfig.Builder#gradientCheckpointing}), as QLoRA does.
+     *
+     * @throws ConfigException when no linear layer of {@code model} is 4-bit
+     */
+    public static FineTune qlora(LlamaModel model, Tokenizer tokenizer, LoraConfig config) {
+        boolean fourBit = model.linearSlots().stream().anyMatch(s -> s instanceof finetune4j.model.FrozenLinear f
+                && f.weight() instanceof finetune4j.engine.tensor.QuantizedWeight);
+        if (!fourBit) {
+            throw new ConfigException("qlora needs a model with 4-bit linear layers; load it with QuantizedModels.open(dir,"
+                    + " kernels, QuantSpec.qlora()) (CLI: --method qlora quantizes on load)");
+        }
+        return new FineTune(model, tokenizer, config, null, null).describe("method", config.useDora() ? "qdora" : "qlora");
+    }
+
     /** Continues training an existing PEFT adapter: its config fixes method, rank, alpha and targets. */
     public static FineTune fromAdapter(LlamaModel model, Tokenizer tokenizer, PeftAdapter adapter) {
         return new FineTune(model, tokenizer, adapter.config(), adapter, null);

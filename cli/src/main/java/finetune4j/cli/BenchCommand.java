@@ -7,6 +7,7 @@ import finetune4j.engine.kernels.KernelBenchmarks;
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantType;
 import finetune4j.generate.GenerateBenchmark;
 import finetune4j.engine.hub.ModelLocator;
 import finetune4j.model.GenerationConfig;
@@ -14,7 +15,9 @@ import finetune4j.model.LlamaModel;
 import finetune4j.model.ModelConfig;
 import finetune4j.model.ModelPresets;
 import finetune4j.model.RandomInit;
-import finetune4j.model.WeightSource;
+import finetune4j.quant.QuantSpec;
+import finetune4j.quant.QuantizationConfig;
+import finetune4j.quant.QuantizedModels;
 import finetune4j.train.TrainBenchmark;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -158,7 +161,7 @@ final class BenchCommand implements Runnable {
         public Integer call() {
             Path dir = model.resolve();
             GenerateBenchmark.Result r;
-            try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+            try (LlamaModel m = finetune4j.quant.QuantizedModels.open(dir, kernels.get(), null)) {
                 int p = Math.min(promptTokens, Math.max(1, m.maxContext() - decodeTokens));
                 r = GenerateBenchmark.run(m, dir.toString(), p, decodeTokens, repeats);
             }
@@ -225,8 +228,11 @@ final class BenchCommand implements Runnable {
                 description = "Stored dtype of a --preset model's weights (default: ${DEFAULT-VALUE}).")
         String dtype;
 
-        @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|full",
-                description = "What is trained (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|qlora|qdora|full",
+                description = "What is trained (default: ${DEFAULT-VALUE}). qlora / qdora: LoRA / DoRA over a 4-bit base"
+                        + " (NF4, blocks of 64, double quantization): a --preset model is built in 4 bits straight from the"
+                        + " generator (its --dtype is that of the embedding and lm_head), a --model is quantized on load"
+                        + " unless it is a 4-bit checkpoint; gradient checkpointing on unless --no-grad-checkpoint.")
         String method;
 
         @Option(names = {"-r", "--rank"}, defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
@@ -255,8 +261,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--warmup", defaultValue = "1", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
         int warmup;
 
-        @Option(names = "--grad-checkpoint", description = "Gradient checkpointing (recompute each layer during backward).")
-        boolean checkpoint;
+        @Option(names = "--grad-checkpoint", negatable = true,
+                description = "Gradient checkpointing (recompute each layer during backward; default: on for qlora/qdora).")
+        Boolean checkpoint;
 
         @Option(names = "--seed", defaultValue = "1234", description = "Seed of the model, adapter and tokens (default: ${DEFAULT-VALUE}).")
         long seed;
@@ -281,10 +288,13 @@ final class BenchCommand implements Runnable {
                 case "lora" -> TrainBenchmark.Method.LORA;
                 case "dora" -> TrainBenchmark.Method.DORA;
                 case "full" -> TrainBenchmark.Method.FULL;
-                default -> throw new ConfigException("--method", method, "one of [lora, dora, full]");
+                case "qlora" -> TrainBenchmark.Method.QLORA;
+                case "qdora" -> TrainBenchmark.Method.QDORA;
+                default -> throw new ConfigException("--method", method, "one of [lora, dora, qlora, qdora, full]");
             };
+            boolean fourBit = m == TrainBenchmark.Method.QLORA || m == TrainBenchmark.Method.QDORA;
             TrainBenchmark.Settings s = new TrainBenchmark.Settings(m, rank, alpha, dropout, target, batch, seq, steps,
-                    warmup, checkpoint, seed, profile, headRows);
+                    warmup, checkpoint != null ? checkpoint : fourBit, seed, profile, headRows);
             PrintWriter o = spec.commandLine().getOut();
             Consumer<TrainBenchmark.Step> progress = json ? null : st -> {
                 o.printf(Locale.ROOT, "step %d%s: %.3f s, loss %.4f%n", st.index(), st.warmup() ? " (warm-up)" : "",
@@ -296,18 +306,23 @@ final class BenchCommand implements Runnable {
                 DType dt = parseDtype(dtype);
                 ModelConfig c = ModelPresets.config(source.preset);
                 try (Arena arena = Arena.ofShared()) {
-                    WeightSource w = RandomInit.source(c, seed, 0.02, dt, arena);
-                    LlamaModel model = LlamaModel.fromWeights(c, GenerationConfig.defaults(), w, kernels.get());
+                    LlamaModel model = fourBit
+                            ? QuantizedModels.random(c, seed, 0.02, dt, new QuantizationConfig(QuantType.NF4, true,
+                                    dt == DType.F32 ? "float32" : dt == DType.BF16 ? "bfloat16" : "float16", null),
+                                    QuantSpec.DEFAULT_BLOCKSIZE, kernels.get())
+                            : LlamaModel.fromWeights(c, GenerationConfig.defaults(), RandomInit.source(c, seed, 0.02, dt, arena),
+                                    kernels.get());
                     if (!json) {
                         o.printf(Locale.ROOT, "built %s in memory (%s weights, %.1f MiB), load average %.2f%n",
-                                source.preset, dt, model.weightBytes() / 1048576.0, KernelBenchmarks.loadAverage());
+                                source.preset, fourBit ? "NF4 (double-quantized) linear layers, " + dt : dt,
+                                model.weightBytes() / 1048576.0, KernelBenchmarks.loadAverage());
                         o.flush();
                     }
                     r = TrainBenchmark.run(model, "preset " + source.preset.toLowerCase(Locale.ROOT), s, !noCeiling, progress);
                 }
             } else {
                 Path dir = ModelLocator.resolve(source.model);
-                try (LlamaModel model = LlamaModel.load(dir, kernels.get())) {
+                try (LlamaModel model = QuantizedModels.open(dir, kernels.get(), fourBit ? QuantSpec.qlora() : null)) {
                     r = TrainBenchmark.run(model, dir.toString(), s, !noCeiling, progress);
                 }
             }

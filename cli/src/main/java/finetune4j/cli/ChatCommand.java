@@ -39,6 +39,9 @@ final class ChatCommand implements Callable<Integer> {
     KernelsOption kernels = new KernelsOption();
 
     @Mixin
+    QuantOption quant = new QuantOption();
+
+    @Mixin
     GenerateCommand.SamplingOptions sampling = new GenerateCommand.SamplingOptions();
 
     @Mixin
@@ -54,7 +57,7 @@ final class ChatCommand implements Callable<Integer> {
         ChatSupport.template(dir);                                  // fail early when there is no template
         PrintWriter o = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+        try (LlamaModel m = quant.load(dir, kernels.get())) {
             adapters.attach(m, spec);
             GenerationParams params = sampling.params(m, ChatSupport.chatEos(dir, tok, m));
             Generator g = new Generator(m);

@@ -16,7 +16,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "finetune4j", mixinStandardHelpOptions = true, version = "finetune4j 0.1.0-SNAPSHOT",
         description = "Fine-tune, run and export open LLMs in Java.",
-        subcommands = {CommandLine.HelpCommand.class, DemoCommand.class, InitModelCommand.class, InspectCommand.class, TokenizeCommand.class, GenerateCommand.class, ChatCommand.class, TemplateCommand.class, DataCommand.class, TrainCommand.class, EvalCommand.class, BenchCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, DemoCommand.class, InitModelCommand.class, InspectCommand.class, TokenizeCommand.class, GenerateCommand.class, ChatCommand.class, TemplateCommand.class, DataCommand.class, TrainCommand.class, EvalCommand.class, QuantizeCommand.class, BenchCommand.class})
 public final class Cli implements Runnable {
     /** Exit code for user errors (bad input files, data, config). */
     public static final int EXIT_ERROR = 1;

@@ -54,6 +54,9 @@ final class EvalCommand implements Callable<Integer> {
     KernelsOption kernels = new KernelsOption();
 
     @Mixin
+    QuantOption quant = new QuantOption();
+
+    @Mixin
     AdapterOptions adapters = new AdapterOptions();
 
     @Mixin
@@ -121,7 +124,7 @@ final class EvalCommand implements Callable<Integer> {
         int maxT = 1;
         for (Tokenized t : rows) maxT = Math.max(maxT, t.length());
         PrintWriter o = spec.commandLine().getOut();
-        try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+        try (LlamaModel m = quant.load(dir, kernels.get())) {
             adapters.attach(m, spec);
             TrainingBuffers buf = TrainingBuffers.allocate(m.config(), batchSize, maxT, false);
             double[] r = Trainer.evaluate(m, buf, new Batch(batchSize, maxT), rows, batchSize);

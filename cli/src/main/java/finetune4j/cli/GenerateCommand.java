@@ -35,6 +35,9 @@ final class GenerateCommand implements Callable<Integer> {
     KernelsOption kernels = new KernelsOption();
 
     @Mixin
+    QuantOption quant = new QuantOption();
+
+    @Mixin
     SamplingOptions sampling = new SamplingOptions();
 
     @Mixin
@@ -54,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         Path dir = model.resolve();
         Tokenizer tok = Tokenizer.load(dir);
-        try (LlamaModel m = LlamaModel.load(dir, kernels.get())) {
+        try (LlamaModel m = quant.load(dir, kernels.get())) {
             adapters.attach(m, spec);
             int[] promptIds = chat ? ChatSupport.encodeChat(dir, tok, List.of(ChatSupport.user(prompt)))
                     : tok.encode(prompt, true);

@@ -48,6 +48,17 @@ final class InitModelCommand implements Callable<Integer> {
             description = "Stored dtype of the weights (default: ${DEFAULT-VALUE}).")
     String dtype;
 
+    @Option(names = "--quantize", paramLabel = "nf4|fp4",
+            description = "Write the linear layers (all but lm_head) in 4 bits, quantized straight from the generator (the"
+                    + " full-precision weights are never written): a bitsandbytes checkpoint like the quantize command's.")
+    String quantize;
+
+    @Option(names = "--blocksize", defaultValue = "64", description = "With --quantize: elements per block (default: ${DEFAULT-VALUE}).")
+    int blocksize;
+
+    @Option(names = "--double-quant", description = "With --quantize: quantize the block scales too.")
+    boolean doubleQuant;
+
     @Option(names = "--json", description = "Print one JSON object describing the result.")
     boolean json;
 
@@ -59,9 +70,15 @@ final class InitModelCommand implements Callable<Integer> {
             case "f16", "float16" -> DType.F16;
             default -> throw new ConfigException("--dtype", dtype, "one of [f32, bf16, f16]");
         };
+        finetune4j.quant.QuantizationConfig qc = null;
+        if (quantize != null) {
+            var qs = new finetune4j.quant.QuantSpec(finetune4j.quant.QuantSpec.parseType(quantize), blocksize, doubleQuant);
+            qc = new finetune4j.quant.QuantizationConfig(qs.type(), doubleQuant, dt == DType.F32 ? "float32"
+                    : dt == DType.BF16 ? "bfloat16" : "float16", null);
+        }
         ModelInit.Result r;
         if (source.preset != null) {
-            r = ModelInit.preset(source.preset, out, seed, dt);
+            r = ModelInit.preset(source.preset, out, seed, dt, qc, blocksize);
         } else {
             String text;
             try {
@@ -69,7 +86,7 @@ final class InitModelCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new Finetune4jException(source.config + ": cannot read the config file (" + e.getMessage() + ")");
             }
-            r = ModelInit.create(text, source.config.toString(), out, seed, dt);
+            r = ModelInit.create(text, source.config.toString(), out, seed, dt, qc, blocksize);
         }
         var o = spec.commandLine().getOut();
         if (json) {
@@ -78,12 +95,15 @@ final class InitModelCommand implements Callable<Integer> {
             n.put("architecture", r.config().architecture());
             n.put("parameters", r.parameters());
             n.put("dtype", r.dtype().name());
+            if (qc != null) n.put("quantized", qc.type().bnbName());
             n.put("tokenizer_vocab", r.tokenizerVocab());
             n.put("vocab_size", r.config().vocabSize());
             Json.print(o, n);
         } else {
-            o.printf(Locale.ROOT, "wrote %s: %s, %,d parameters, %s weights, tokenizer of %d tokens (vocab_size %d)%n",
-                    r.dir(), r.config().architecture(), r.parameters(), r.dtype(), r.tokenizerVocab(), r.config().vocabSize());
+            o.printf(Locale.ROOT, "wrote %s: %s, %,d parameters, %s weights%s, tokenizer of %d tokens (vocab_size %d)%n",
+                    r.dir(), r.config().architecture(), r.parameters(), r.dtype(),
+                    qc == null ? "" : " (linear layers " + qc.type().bnbName() + (doubleQuant ? ", double-quantized" : "") + ")",
+                    r.tokenizerVocab(), r.config().vocabSize());
         }
         return 0;
     }

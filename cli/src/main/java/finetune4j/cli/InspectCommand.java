@@ -49,7 +49,8 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         long params;
-        try (LlamaModel m = LlamaModel.load(dir)) {                  // validates every tensor against config.json
+        try (LlamaModel m = finetune4j.quant.QuantizedModels.open(dir, finetune4j.engine.kernels.KernelSelector.get(), null)) {
+            // validates every tensor against config.json (and a 4-bit checkpoint's quant states)
             params = m.parameterCount();
         }
         int ctx = c.maxContext();

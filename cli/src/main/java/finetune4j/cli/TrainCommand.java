@@ -53,13 +53,19 @@ final class TrainCommand implements Callable<Integer> {
     DataArgs dataArgs = new DataArgs();
 
     @Mixin
+    QuantOption quant = new QuantOption();
+
+    @Mixin
     SplitArgs split = new SplitArgs();
 
     @Option(names = "--valid-data", paramLabel = "FILE",
             description = "Validation data (same formats; replaces a data directory's valid.jsonl and --valid-ratio/--valid-count).")
     Path validData;
 
-    @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|full", description = "Method (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|qlora|qdora|full",
+            description = "Method (default: ${DEFAULT-VALUE}). qlora / qdora: LoRA / DoRA over a 4-bit base (the model as"
+                    + " stored when it is a 4-bit checkpoint, else quantized on load: NF4, blocks of 64, double quantization,"
+                    + " or as --quant-type / --quant-blocksize / --no-double-quant say), with gradient checkpointing on.")
     String method;
 
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default: ${DEFAULT-VALUE}).")
@@ -110,8 +116,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grad-clip", defaultValue = "1.0", description = "Clip the global gradient norm; 0 disables (default: ${DEFAULT-VALUE}).")
     double gradClip;
 
-    @Option(names = "--grad-checkpoint", description = "Gradient checkpointing: recompute each layer during backward.")
-    boolean gradCheckpoint;
+    @Option(names = "--grad-checkpoint", negatable = true,
+            description = "Gradient checkpointing: recompute each layer during backward (default: on for qlora/qdora, off otherwise).")
+    Boolean gradCheckpoint;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of data order, init and dropout (default: ${DEFAULT-VALUE}).")
     long seed;
@@ -148,9 +155,18 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         if (configFile != null) YamlDefaults.apply(spec, configFile);
         String m = method.toLowerCase(Locale.ROOT);
-        if (!List.of("lora", "dora", "full").contains(m)) throw new ConfigException("--method", method, "lora, dora or full");
+        if (!List.of("lora", "dora", "qlora", "qdora", "full").contains(m)) {
+            throw new ConfigException("--method", method, "lora, dora, qlora, qdora or full");
+        }
+        boolean fourBit = m.startsWith("q") || quant.loadIn4bit;
+        if (fourBit && m.equals("full")) {
+            throw new ConfigException("--method full cannot train a 4-bit base (its weights are frozen): use qlora or qdora");
+        }
         if (rank < 1 && initAdapter == null && !m.equals("full")) throw new ConfigException("--rank", rank, "an integer ≥ 1");
         Path dir = model.resolve();
+        if (m.equals("full") && finetune4j.quant.QuantizedModels.config(dir) != null) {
+            throw new ConfigException("--method full cannot train a 4-bit checkpoint (its weights are frozen): use qlora or qdora");
+        }
         Tokenizer tok = Tokenizer.load(dir);
         int context = DataArgs.context(dir);
         int seqLen = dataArgs.maxSeqLen != null ? dataArgs.maxSeqLen : Math.min(DEFAULT_MAX_SEQ_LEN, context);
@@ -167,12 +183,12 @@ final class TrainCommand implements Callable<Integer> {
         }
         Path resumeDir = resume == null ? null : resolveResume(resume);
         PrintWriter err = spec.commandLine().getErr();
-        try (LlamaModel lm = LlamaModel.load(dir, kernels.get())) {
+        try (LlamaModel lm = finetune4j.quant.QuantizedModels.open(dir, kernels.get(), fourBit ? quant.spec(true) : null)) {
             TrainConfig cfg = TrainConfig.builder().steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum)
                     .maxSeqLen(seqLen).lr(lr).optimizer(optimizer).weightDecay(weightDecay)
                     .schedule(LrSchedule.Kind.parse(schedule)).warmup(warmup).gradClip(gradClip)
-                    .gradientCheckpointing(gradCheckpoint).seed(seed).shuffle(!noShuffle).output(output)
-                    .saveEvery(saveEvery).evalEvery(evalEvery).keepCheckpoints(keepCheckpoints).build();
+                    .gradientCheckpointing(gradCheckpoint != null ? gradCheckpoint : fourBit).seed(seed).shuffle(!noShuffle)
+                    .output(output).saveEvery(saveEvery).evalEvery(evalEvery).keepCheckpoints(keepCheckpoints).build();
             FineTune ft;
             if (init != null) {
                 ft = FineTune.fromAdapter(lm, tok, init);
@@ -180,10 +196,10 @@ final class TrainCommand implements Callable<Integer> {
                 ft = FineTune.full(lm, tok, target == null ? List.of(".*") : target);
             } else {
                 LoraConfig.Builder b = LoraConfig.builder().r(rank).loraAlpha(alpha).loraDropout(dropout == null ? 0 : dropout)
-                        .useRslora(rslora).useDora(m.equals("dora")).baseModelNameOrPath(model.model)
+                        .useRslora(rslora).useDora(m.endsWith("dora")).baseModelNameOrPath(model.model)
                         .taskType("CAUSAL_LM");
                 b.targetModules(targets(target));
-                ft = FineTune.lora(lm, tok, b.build());
+                ft = fourBit ? FineTune.qlora(lm, tok, b.build()) : FineTune.lora(lm, tok, b.build());
             }
             ft.data(prepared).config(cfg).eosId(FineTune.eosId(dir, tok)).resume(resumeDir)
                     .dataSettings(DataArgs.describe(opts))

@@ -7,6 +7,8 @@ import finetune4j.model.GenerationConfig;
 import finetune4j.model.ModelConfig;
 import finetune4j.model.ModelPresets;
 import finetune4j.model.RandomInit;
+import finetune4j.quant.QuantizationConfig;
+import finetune4j.quant.QuantizedModels;
 import finetune4j.text.BpeTrainer;
 
 import java.nio.file.Path;
@@ -39,11 +41,26 @@ public final class ModelInit {
 
     /** A preset model ({@link ModelPresets#names()}) in {@code dtype} (F32 or BF16). */
     public static Result preset(String preset, Path out, long seed, DType dtype) {
-        return create(ModelPresets.configJson(preset, torchDtype(dtype)), "preset " + preset, out, seed, dtype);
+        return preset(preset, out, seed, dtype, null, 0);
+    }
+
+    /**
+     * A preset model whose linear layers are written in 4 bits ({@code quant}, blocks of
+     * {@code blocksize}; quantized straight from the generator: the full-precision weights never
+     * exist), or a dense one when {@code quant} is null.
+     */
+    public static Result preset(String preset, Path out, long seed, DType dtype, QuantizationConfig quant, int blocksize) {
+        return create(ModelPresets.configJson(preset, torchDtype(dtype)), "preset " + preset, out, seed, dtype, quant, blocksize);
     }
 
     /** A model from {@code config.json} text ({@code origin} names it in errors). */
     public static Result create(String configJson, String origin, Path out, long seed, DType dtype) {
+        return create(configJson, origin, out, seed, dtype, null, 0);
+    }
+
+    /** {@link #create(String, String, Path, long, DType)}, with 4-bit linear layers when {@code quant} is not null. */
+    public static Result create(String configJson, String origin, Path out, long seed, DType dtype, QuantizationConfig quant,
+                                int blocksize) {
         if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F16) {
             throw new ConfigException("dtype", dtype, "one of [f32, bf16, f16]");
         }
@@ -54,7 +71,8 @@ public final class ModelInit {
         int tokVocab = Math.min(c.vocabSize(), MAX_TOKENIZER_VOCAB);
         BpeTrainer.Trained tok = BpeTrainer.train(SyntheticStories.corpus(seed, 2000), tokVocab,
                 BpeTrainer.Specials.llamaChatMl());
-        RandomInit.write(c, out, seed, 0.02, dtype, SHARD_BYTES);
+        if (quant == null) RandomInit.write(c, out, seed, 0.02, dtype, SHARD_BYTES);
+        else QuantizedModels.writeRandom(c, out, seed, 0.02, dtype, quant, blocksize);
         // config.json with the tokenizer's BOS/EOS and dtype (RandomInit wrote it from the parsed config)
         ModelConfig fixed = new ModelConfig(c.architecture(), c.modelType(), c.vocabSize(), c.hiddenSize(),
                 c.intermediateSize(), c.numHiddenLayers(), c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(),

@@ -1,8 +1,10 @@
 package finetune4j.generate;
 
 import finetune4j.ConfigException;
+import finetune4j.engine.kernels.KernelSelector;
 import finetune4j.model.LlamaModel;
 import finetune4j.model.Session;
+import finetune4j.quant.QuantizedModels;
 
 import java.nio.file.Path;
 import java.util.Locale;
@@ -50,9 +52,9 @@ public final class GenerateBenchmark {
         }
     }
 
-    /** Loads {@code dir} with the default kernels, measures, closes. */
+    /** Loads {@code dir} (in 4 bits when it is a 4-bit checkpoint) with the default kernels, measures, closes. */
     public static Result run(Path dir, int promptTokens, int decodeTokens, int repeats) {
-        try (LlamaModel model = LlamaModel.load(dir)) {
+        try (LlamaModel model = QuantizedModels.open(dir, KernelSelector.get(), null)) {
             return run(model, dir.toString(), promptTokens, decodeTokens, repeats);
         }
     }

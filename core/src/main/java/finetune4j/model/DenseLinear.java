@@ -10,7 +10,7 @@ import finetune4j.engine.tensor.Weight;
  * ({@link Kernels#linearBackward}): a frozen base never produces weight gradients
  * ({@link TrainableLinear} is the slot for full fine-tuning).
  */
-public final class DenseLinear implements LinearSlot {
+public final class DenseLinear implements FrozenLinear {
     private final String name;
     private final Weight weight; // (N, K)
     private final float[] bias;  // (N) or null
@@ -47,11 +47,13 @@ public final class DenseLinear implements LinearSlot {
     }
 
     /** The weight (N, K) as stored. */
+    @Override
     public Weight weight() {
         return weight;
     }
 
     /** The bias (N), or null. Not a copy: do not modify. */
+    @Override
     public float[] bias() {
         return bias;
     }

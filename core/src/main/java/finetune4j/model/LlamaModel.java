@@ -108,6 +108,11 @@ public final class LlamaModel implements AutoCloseable {
     /** {@link #load(Path)} with explicit kernels. */
     public static LlamaModel load(Path dir, Kernels kernels) {
         ModelConfig config = ModelConfig.load(dir);
+        if (Files.isRegularFile(dir.resolve("config.json")) && ModelConfig.rawJson(dir).hasNonNull("quantization_config")) {
+            throw new ModelFormatException(dir.resolve("config.json").toString(), "has a quantization_config: this is a quantized"
+                    + " (bitsandbytes 4-bit) checkpoint; load it with finetune4j.quant.QuantizedModels.load (the CLI commands"
+                    + " do this automatically)");
+        }
         GenerationConfig gen = GenerationConfig.load(dir);
         SafetensorsSource src = SafetensorsSource.open(dir);
         try {
@@ -116,6 +121,32 @@ public final class LlamaModel implements AutoCloseable {
             return m;
         } catch (RuntimeException e) {
             src.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A model whose config comes from {@code dir} and whose tensors come from {@code src}, a view of
+     * the directory's weights (e.g. {@code finetune4j.quant}'s 4-bit one); {@link #close()} closes
+     * {@code resource} (the mapped files; may be null). Like {@link #load(Path, Kernels)} otherwise.
+     *
+     * @throws ModelFormatException as {@link #load(Path)}
+     */
+    public static LlamaModel load(Path dir, Kernels kernels, WeightSource src, AutoCloseable resource) {
+        try {
+            ModelConfig config = ModelConfig.load(dir);
+            GenerationConfig gen = GenerationConfig.load(dir);
+            LlamaModel m = build(config, gen, src, kernels, resource);
+            m.sourceDir = dir;
+            return m;
+        } catch (RuntimeException e) {
+            if (resource != null) {
+                try {
+                    resource.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             throw e;
         }
     }
@@ -154,8 +185,17 @@ public final class LlamaModel implements AutoCloseable {
 
     private static LinearSlot linear(WeightSource src, Kernels kernels, String module, int rows, String rowsWhy,
                                      int cols, String colsWhy, boolean bias) {
-        Weight w = matrix(src, module + ".weight", rows, rowsWhy, cols, colsWhy);
+        check(src, module + ".weight", new long[]{rows, cols}, "[" + rowsWhy + " = " + rows + ", " + colsWhy + " = " + cols + "]");
         float[] b = bias ? vector(src, module + ".bias", rows) : null;
+        LinearSlot own = src.linear(module, rows, cols, b, kernels);
+        if (own != null) {
+            if (own.outFeatures() != rows || own.inFeatures() != cols) {
+                throw new ModelFormatException(src.origin(), "layer '" + module + "' is (" + own.outFeatures() + ", "
+                        + own.inFeatures() + ") but config.json implies (" + rows + ", " + cols + ")");
+            }
+            return own;
+        }
+        Weight w = matrix(src, module + ".weight", rows, rowsWhy, cols, colsWhy);
         return new DenseLinear(module, w, b, kernels);
     }
 
@@ -588,8 +628,8 @@ public final class LlamaModel implements AutoCloseable {
     /** Shard size of {@link #saveModel(Path, DType)}: transformers' classic {@code max_shard_size="5GB"}. */
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
-    /** Files copied from the source directory by {@link #saveModel}, when present. */
-    static final List<String> COPIED_FILES = List.of("generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    /** Files copied from the source directory by {@link #saveModel} (and by the 4-bit writer), when present. */
+    public static final List<String> COPIED_FILES = List.of("generation_config.json", "tokenizer.json", "tokenizer_config.json",
             "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
             "chat_template.jinja");
 

@@ -129,6 +129,15 @@ public final class RandomInit {
                 matrices, vectors);
     }
 
+    /**
+     * Elements {@code [first, first + n)} of the values {@link #write} puts in matrix {@code name}
+     * (its N(0, std²) stream): for writers that never hold the whole tensor, such as a 4-bit
+     * quantizer fed straight from the generator.
+     */
+    public static void values(long seed, String name, double std, long first, float[] out, int n) {
+        normal(mix(seed, name), std, first, out, n);
+    }
+
     /** Elements {@code [first, first + n)} of the N(0, std²) stream {@code key}. */
     static void normal(long key, double std, long first, float[] out, int n) {
         int i = 0;

@@ -1,5 +1,6 @@
 package finetune4j.model;
 
+import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.tensor.Weight;
 
 import java.util.Arrays;
@@ -24,6 +25,18 @@ public interface WeightSource {
 
     /** A small tensor (norm weight, bias) converted to a new FP32 array. */
     float[] floats(String name);
+
+    /**
+     * The linear layer {@code module} when this source builds it itself (a 4-bit layer of a
+     * quantized checkpoint, or one quantized on load), else null: the model then makes a
+     * {@link DenseLinear} over {@link #weight weight(module + ".weight")}. The model has checked
+     * {@link #shape} of the weight against its config before asking.
+     *
+     * @param bias the layer's bias (FP32), or null
+     */
+    default LinearSlot linear(String module, int outFeatures, int inFeatures, float[] bias, Kernels kernels) {
+        return null;
+    }
 
     /**
      * In-memory tensors: {@code matrices} (rank 2) and {@code vectors} (rank 1, FP32). The maps

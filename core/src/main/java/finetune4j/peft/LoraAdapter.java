@@ -2,7 +2,7 @@ package finetune4j.peft;
 
 import finetune4j.ConfigException;
 import finetune4j.engine.tensor.NamedParam;
-import finetune4j.engine.tensor.Weight;
+import finetune4j.engine.tensor.LinearWeight;
 import finetune4j.model.LinearSlot;
 import finetune4j.model.LlamaModel;
 
@@ -132,10 +132,10 @@ public final class LoraAdapter {
         List<String> targeted = TargetSelector.select(names, spec, head, strict);
         if (spec.useDora()) {
             for (LinearSlot s : slots) {
-                Weight w = s instanceof LoraLinear l ? l.baseWeight() : LoraLinear.denseWeight(s);
+                LinearWeight w = s instanceof LoraLinear l ? l.baseWeight() : LoraLinear.denseWeight(s);
                 if (targeted.contains(s.name()) && w == null) {
                     LinearSlot base = s instanceof LoraLinear l ? l.base() : s;
-                    throw new ConfigException("use_dora", true, "linear layers with an accessible dense weight; "
+                    throw new ConfigException("use_dora", true, "linear layers with an accessible weight (dense or 4-bit); "
                             + s.name() + " is a " + base.getClass().getSimpleName());
                 }
             }
@@ -287,14 +287,14 @@ public final class LoraAdapter {
 
     /**
      * The merged FP32 weight {@code W'} (N, K) of one targeted module with this adapter alone
-     * ({@link LoraMath#merged(Weight, LoraWeights)}), for export.
+     * ({@link LoraMath#merged(LinearWeight, LoraWeights)}), for export.
      *
      * @throws IllegalArgumentException for a module this adapter does not target
      */
     public float[] mergedWeight(String module) {
         for (LoraLinear.Branch b : branches) {
             if (b.w.module().equals(module)) {
-                Weight w = b.slot().baseWeight();
+                LinearWeight w = b.slot().baseWeight();
                 if (w == null) throw new IllegalStateException(module + ": the base layer does not expose its weight");
                 return LoraMath.merged(w, b.w);
             }

@@ -2,8 +2,8 @@ package finetune4j.peft;
 
 import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.tensor.NamedParam;
-import finetune4j.engine.tensor.Weight;
-import finetune4j.model.DenseLinear;
+import finetune4j.engine.tensor.LinearWeight;
+import finetune4j.model.FrozenLinear;
 import finetune4j.model.LinearSlot;
 
 import java.util.ArrayList;
@@ -47,7 +47,7 @@ public final class LoraLinear implements LinearSlot {
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private final LinearSlot base;
-    private final Weight baseWeight; // (N, K) or null: DoRA needs it
+    private final LinearWeight baseWeight; // (N, K) dense or 4-bit, or null: DoRA needs it
     private final float[] baseBias;  // (N) or null
     private final Kernels kernels;
     private final int n, k;
@@ -55,21 +55,22 @@ public final class LoraLinear implements LinearSlot {
 
     /**
      * Wraps {@code base} with no adapters yet ({@link LoraAdapter} adds them). DoRA needs the
-     * base weight, available from a {@link DenseLinear}.
+     * base weight, available from a {@link FrozenLinear} (dense, or 4-bit: QLoRA's base, whose
+     * rows DoRA dequantizes one at a time).
      *
      * @throws IllegalArgumentException when the base has trainable parameters (it must be frozen)
      */
     public LoraLinear(LinearSlot base, Kernels kernels) {
-        this(base, denseWeight(base), base instanceof DenseLinear d ? d.bias() : null, kernels);
+        this(base, denseWeight(base), base instanceof FrozenLinear f ? f.bias() : null, kernels);
     }
 
-    /** The weight of a dense base slot, or null when the slot does not expose one. */
-    static Weight denseWeight(LinearSlot s) {
-        return s instanceof DenseLinear d ? d.weight() : null;
+    /** The weight of a frozen base slot (dense or 4-bit), or null when the slot does not expose one. */
+    static LinearWeight denseWeight(LinearSlot s) {
+        return s instanceof FrozenLinear f ? f.weight() : null;
     }
 
     /** A base whose weight (for DoRA) and bias are given explicitly (tests, quantised bases). */
-    LoraLinear(LinearSlot base, Weight baseWeight, float[] baseBias, Kernels kernels) {
+    LoraLinear(LinearSlot base, LinearWeight baseWeight, float[] baseBias, Kernels kernels) {
         if (base instanceof LoraLinear) throw new IllegalArgumentException(base.name() + " is already a LoraLinear");
         if (!base.trainableParameters().isEmpty()) {
             throw new IllegalArgumentException(base.name() + ": the base layer of a LoRA slot must be frozen, it has "
@@ -93,7 +94,7 @@ public final class LoraLinear implements LinearSlot {
     }
 
     /** The base weight (N, K) when the base exposes one (needed by DoRA and merging), else null. */
-    public Weight baseWeight() {
+    public LinearWeight baseWeight() {
         return baseWeight;
     }
 

@@ -2,7 +2,7 @@ package finetune4j.peft;
 
 import finetune4j.Finetune4jException;
 import finetune4j.engine.kernels.Kernels;
-import finetune4j.engine.tensor.Weight;
+import finetune4j.engine.tensor.LinearWeight;
 
 import java.util.List;
 
@@ -54,10 +54,10 @@ public final class LoraMath {
      * The merged weight {@code W'} of one adapter with multiplier 1: LoRA {@code W + ΔW}; DoRA
      * {@code (m/‖W + ΔW‖_row) ⊙ (W + ΔW)}, exactly PEFT's {@code merge} (FP32 elementwise).
      *
-     * @param base the frozen weight (N, K) in its stored dtype
+     * @param base the frozen weight (N, K) as stored (dense, or 4-bit: dequantized)
      * @throws Finetune4jException when a value is not finite
      */
-    public static float[] merged(Weight base, LoraWeights w) {
+    public static float[] merged(LinearWeight base, LoraWeights w) {
         checkShape(base, w);
         float[] d = delta(w);
         float[] out = base.toFloatArray();
@@ -78,9 +78,9 @@ public final class LoraMath {
 
     /**
      * The merged weight of several adapters with multipliers: {@code W + Σₐ wₐ·(W'ₐ − W)}
-     * (see {@link WeightedLora}); with one adapter of multiplier 1 it equals {@link #merged(Weight, LoraWeights)}.
+     * (see {@link WeightedLora}); with one adapter of multiplier 1 it equals {@link #merged(LinearWeight, LoraWeights)}.
      */
-    public static float[] merged(Weight base, List<WeightedLora> adapters) {
+    public static float[] merged(LinearWeight base, List<WeightedLora> adapters) {
         if (adapters.size() == 1 && adapters.getFirst().weight() == 1f) return merged(base, adapters.getFirst().lora());
         float[] w0 = base.toFloatArray();
         float[] out = w0.clone();
@@ -101,7 +101,7 @@ public final class LoraMath {
     /**
      * {@code norm[j] = ‖W_j + s·(B·A)_j‖₂} for every output row j, without materialising
      * {@code B·A}: rows are done {@value #NORM_BLOCK} at a time ({@code s·B_block·A} through
-     * {@link Kernels#gemm} into {@code scratch}, W rows converted from the stored dtype into
+     * {@link Kernels#gemm} into {@code scratch}, W rows converted (or dequantized) into
      * {@code row}); the elementwise sum is rounded to FP32 as in PEFT, squares accumulate in FP64.
      * Cost: one pass over W plus {@code N·K·R} multiply-adds.
      *
@@ -109,7 +109,7 @@ public final class LoraMath {
      * @param scratch at least {@code NORM_BLOCK · K} floats
      * @param row     at least {@code K} floats
      */
-    static void rowNorms(float[] norm, Weight w, float[] a, float[] b, int r, float s, Kernels kernels,
+    static void rowNorms(float[] norm, LinearWeight w, float[] a, float[] b, int r, float s, Kernels kernels,
                          float[] scratch, float[] row) {
         int n = w.rows(), k = w.cols();
         for (int j0 = 0; j0 < n; j0 += NORM_BLOCK) {
@@ -130,7 +130,7 @@ public final class LoraMath {
     }
 
     /** {@link #rowNorms} with its own buffers (initialisation, tests). */
-    public static float[] rowNorms(Weight w, LoraWeights lw, Kernels kernels) {
+    public static float[] rowNorms(LinearWeight w, LoraWeights lw, Kernels kernels) {
         checkShape(w, lw);
         float[] norm = new float[w.rows()];
         rowNorms(norm, w, lw.aData(), lw.bData(), lw.r(), lw.scaling(), kernels,
@@ -139,7 +139,7 @@ public final class LoraMath {
         return norm;
     }
 
-    private static void checkShape(Weight base, LoraWeights w) {
+    private static void checkShape(LinearWeight base, LoraWeights w) {
         if (base.rows() != w.out() || base.cols() != w.in()) {
             throw new IllegalArgumentException(w.module() + ": base weight (" + base.rows() + ", " + base.cols()
                     + ") vs adapter (" + w.out() + ", " + w.in() + ")");

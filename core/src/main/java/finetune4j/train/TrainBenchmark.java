@@ -48,6 +48,10 @@ public final class TrainBenchmark {
         LORA,
         /** DoRA (LoRA with a magnitude vector) on the targets. */
         DORA,
+        /** QLoRA: LoRA over a base whose linear layers are 4-bit (the model must be loaded so). */
+        QLORA,
+        /** QDoRA: DoRA over a 4-bit base. */
+        QDORA,
         /** Every parameter of the model. */
         FULL
     }
@@ -168,7 +172,7 @@ public final class TrainBenchmark {
             Settings s = settings;
             String method = switch (s.method()) {
                 case FULL -> "full fine-tuning";
-                case LORA, DORA -> String.format("%s r=%d alpha=%s dropout=%s on %s", s.method().name().toLowerCase(),
+                case LORA, DORA, QLORA, QDORA -> String.format("%s r=%d alpha=%s dropout=%s on %s", s.method().name().toLowerCase(),
                         s.rank(), trim(s.alpha()), trim(s.dropout()), s.targets());
             };
             StringBuilder b = new StringBuilder();
@@ -241,7 +245,13 @@ public final class TrainBenchmark {
         if (s.method() == Method.FULL) {
             params = model.makeTrainable(List.of(".*"));
         } else {
-            LoraSpec spec = new LoraSpec(s.rank(), s.alpha(), s.dropout(), false, s.method() == Method.DORA,
+            boolean quantized = s.method() == Method.QLORA || s.method() == Method.QDORA;
+            if (quantized && model.linearSlots().stream().noneMatch(l -> l instanceof finetune4j.model.FrozenLinear f
+                    && f.weight() instanceof finetune4j.engine.tensor.QuantizedWeight)) {
+                throw new ConfigException("method", s.method().name().toLowerCase(), "a model with 4-bit linear layers (load it"
+                        + " with finetune4j.quant.QuantizedModels)");
+            }
+            LoraSpec spec = new LoraSpec(s.rank(), s.alpha(), s.dropout(), false, s.method() == Method.DORA || s.method() == Method.QDORA,
                     LoraConfig.Targets.parse(s.targets()), LoraConfig.Targets.UNSET, List.of(), List.of(),
                     Map.of(), Map.of(), LoraSpec.InitWeights.KAIMING_UNIFORM);
             adapter = LoraAdapter.attach(model, spec, s.seed());

@@ -218,8 +218,12 @@ public final class ModelWeights implements AutoCloseable {
         SafetensorsFile f = file(name);
         TensorInfo t = f.info(name);
         if (!t.dtype().isComputeFloat()) {
+            boolean bnb = owner.keySet().stream().anyMatch(k -> k.startsWith(name + ".quant_state.bitsandbytes__"));
             throw new ModelFormatException(f.path().toString(), "tensor '" + name + "' has dtype " + t.dtype()
-                    + " " + t.shapeString() + "; expected F32, BF16 or F16 (quantized weights need their own loader)");
+                    + " " + t.shapeString() + "; expected F32, BF16 or F16" + (bnb
+                    ? " (it is a bitsandbytes 4-bit weight: load the model with finetune4j.quant.QuantizedModels.load,"
+                      + " which the CLI does for a directory whose config.json has a quantization_config)"
+                    : " (quantized weights need their own loader)"));
         }
         if (t.rank() != 2) {
             throw new ModelFormatException(f.path().toString(), "tensor '" + name + "' has shape " + t.shapeString()

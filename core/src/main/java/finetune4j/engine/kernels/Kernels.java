@@ -1,5 +1,6 @@
 package finetune4j.engine.kernels;
 
+import finetune4j.engine.tensor.LinearWeight;
 import finetune4j.engine.tensor.Weight;
 
 /**
@@ -30,10 +31,11 @@ public interface Kernels {
 
     /**
      * The Linear forward {@code out(M, N) = x(M, K) · wᵀ}, with {@code w} of shape {@code (N, K)}
-     * in its stored dtype (converted to FP32 while packing); {@code out += ...} when
-     * {@code accumulate}.
+     * in its stored form: a {@link Weight} in F32/BF16/F16 (converted to FP32 while packing) or a
+     * 4-bit {@link finetune4j.engine.tensor.QuantizedWeight} (dequantized block by block while
+     * packing: never a full-precision copy of W); {@code out += ...} when {@code accumulate}.
      */
-    void linear(float[] out, int outOff, float[] x, int xOff, Weight w, int m, boolean accumulate);
+    void linear(float[] out, int outOff, float[] x, int xOff, LinearWeight w, int m, boolean accumulate);
 
     /**
      * General FP32 matrix product {@code C = alpha · op(A) · op(B) + beta · C} on row-major arrays,
@@ -112,10 +114,10 @@ public interface Kernels {
 
     /**
      * Linear backward to the input: {@code dx(M, K) = dy(M, N) · w(N, K)} ({@code +=} when
-     * {@code accumulate}), with {@code w} in its stored dtype (converted to FP32 on the fly, like
-     * {@link #linear}). {@code dx} must not overlap {@code dy}.
+     * {@code accumulate}), with {@code w} in its stored form (converted or dequantized to FP32 a
+     * slab of rows at a time, like {@link #linear}). {@code dx} must not overlap {@code dy}.
      */
-    void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate);
+    void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate);
 
     /**
      * RMSNorm backward for {@code out = x · rstd · weight} (see {@link #rmsnorm}), per row with

@@ -1,6 +1,6 @@
 package finetune4j.engine.kernels;
 
-import finetune4j.engine.tensor.Weight;
+import finetune4j.engine.tensor.LinearWeight;
 
 /**
  * The readable reference of every kernel: plain loops, {@code double} accumulators, one thread.
@@ -14,7 +14,7 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void linear(float[] out, int outOff, float[] x, int xOff, Weight w, int m, boolean accumulate) {
+    public void linear(float[] out, int outOff, float[] x, int xOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
@@ -164,7 +164,7 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         for (int i = 0; i < m; i++) {
             for (int p = 0; p < k; p++) {

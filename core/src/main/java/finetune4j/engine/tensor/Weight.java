@@ -16,7 +16,7 @@ import java.lang.foreign.MemorySegment;
  * @param cols  second dimension (in features); elements are contiguous along it
  * @param data  {@code rows * cols} elements, little-endian
  */
-public record Weight(String name, DType dtype, int rows, int cols, MemorySegment data) {
+public record Weight(String name, DType dtype, int rows, int cols, MemorySegment data) implements LinearWeight {
     public Weight {
         if (!dtype.isComputeFloat()) {
             throw new IllegalArgumentException(name + ": dtype " + dtype + " is not F32/BF16/F16");
@@ -45,20 +45,28 @@ public record Weight(String name, DType dtype, int rows, int cols, MemorySegment
     }
 
     /** Element {@code (r, c)} as float. */
+    @Override
     public float get(int r, int c) {
         return dtype.getFloat(data, (long) r * cols + c);
     }
 
     /** Copies row {@code r} converted to FP32 into {@code out[outOff .. outOff + cols)}. */
+    @Override
     public void rowToFloat(int r, float[] out, int outOff) {
         long base = (long) r * cols;
         for (int c = 0; c < cols; c++) out[outOff + c] = dtype.getFloat(data, base + c);
     }
 
     /** The whole matrix converted to a fresh FP32 array (for small tensors and tests). */
+    @Override
     public float[] toFloatArray() {
         float[] out = new float[rows * cols];
         for (int r = 0; r < rows; r++) rowToFloat(r, out, r * cols);
         return out;
+    }
+
+    @Override
+    public long storedBytes() {
+        return data.byteSize();
     }
 }

@@ -2,6 +2,7 @@ package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.MemorySegment;
@@ -22,8 +23,9 @@ import java.util.Arrays;
  * KC = 128, MC = 96, NC = 2048 and the ic → ir → jr order are the prototype's measured best on
  * this machine (2 MiB L2 per core); KC = 256 measured the same, KC = 384 and 2816-wide column
  * slabs (an overfull L2) slower. Packing is where the operand's storage is absorbed: A or B
- * transposed or not, and B as a {@link Weight} in F32/BF16/F16 converted to FP32 panel by panel
- * (the FP32 matrix never exists as a whole). Edge tiles (M not a multiple of MR, N of NR) are
+ * transposed or not, B as a {@link Weight} in F32/BF16/F16 converted to FP32 panel by panel, and
+ * B as a 4-bit {@link QuantizedWeight} dequantized panel by panel ({@link QuantB}): the FP32
+ * matrix never exists as a whole. Edge tiles (M not a multiple of MR, N of NR) are
  * computed into a scratch tile from zero-padded panels and merged.
  *
  * <p>Parallelism: C is cut into a grid of independent blocks. Columns are split first (each
@@ -90,7 +92,7 @@ final class Gemm {
     }
 
     /** The right operand op(B) of shape (K, N), packed into NR-column panels. */
-    sealed interface MatrixB permits ArrayB, WeightB {
+    sealed interface MatrixB permits ArrayB, WeightB, QuantB {
         /**
          * Packs rows [pc, pc+kc) × cols [j0, j0+nc) of op(B) into {@code bp}: panel p holds columns
          * {@code j0 + p·NR ..} as {@code bp[p·NR·kc + k·NR + j]}, zero-padded to NR columns.
@@ -152,6 +154,37 @@ final class Gemm {
                         }
                         PanelTranspose.pack(rows, 0, kc, gr, kc, bp, o + g);
                     }
+                }
+                zeroColumns(bp, o, nr, kc);
+            }
+        }
+    }
+
+    /**
+     * op(B) = wᵀ for a 4-bit weight w (N, K): each weight row's KC-element piece is dequantized
+     * ({@link Dequant4}) into scratch, 16 rows at a time, then transposed into the panel like a
+     * converted BF16 row. Every element of w is dequantized once per K block of a call.
+     */
+    static final class QuantB implements MatrixB {
+        private final QuantizedWeight w;
+        private final long cols;
+
+        QuantB(QuantizedWeight w) {
+            this.w = w;
+            this.cols = w.cols();
+        }
+
+        @Override
+        public void pack(int pc, int kc, int j0, int nc, float[] bp, float[] rows) {
+            int o = 0;
+            for (int jr = 0; jr < nc; jr += NR, o += NR * kc) {
+                int nr = Math.min(NR, nc - jr);
+                for (int g = 0; g < nr; g += 16) {
+                    int gr = Math.min(16, nr - g);
+                    for (int j = 0; j < gr; j++) {
+                        Dequant4.toFloat(w, (j0 + jr + g + j) * cols + pc, kc, rows, j * kc);
+                    }
+                    PanelTranspose.pack(rows, 0, kc, gr, kc, bp, o + g);
                 }
                 zeroColumns(bp, o, nr, kc);
             }

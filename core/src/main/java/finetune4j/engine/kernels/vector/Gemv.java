@@ -2,6 +2,7 @@ package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.MemorySegment;
@@ -54,6 +55,23 @@ final class Gemv {
                     Convert.toFloat(dt, data, (long) j * k, row, 0, k);
                     emit(out, outOff, x, xOff, row, 0, k, n, j, m, accumulate);
                 }
+            }
+        });
+    }
+
+    /** The same for a 4-bit weight: each row dequantized once ({@link Dequant4}), then dotted with every x row. */
+    static void linear(float[] out, int outOff, float[] x, int xOff, QuantizedWeight w, int m, boolean accumulate) {
+        int n = w.rows(), k = w.cols();
+        if (m == 0 || n == 0) return;
+        long bytes = w.storedBytes();
+        int chunks = bytes < PARALLEL_MIN_BYTES / 4 ? 1 : Math.min(n, KernelThreads.parallelism() * CHUNKS_PER_THREAD);
+        int per = (n + chunks - 1) / chunks;
+        KernelThreads.run((n + per - 1) / per, chunk -> {
+            int j0 = chunk * per, j1 = Math.min(n, j0 + per);
+            float[] row = rowBuffer(k);
+            for (int j = j0; j < j1; j++) {
+                Dequant4.toFloat(w, (long) j * k, k, row, 0);
+                emit(out, outOff, x, xOff, row, 0, k, n, j, m, accumulate);
             }
         });
     }

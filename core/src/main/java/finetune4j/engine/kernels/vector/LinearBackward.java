@@ -1,6 +1,8 @@
 package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.kernels.KernelThreads;
+import finetune4j.engine.tensor.LinearWeight;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 
 /**
@@ -10,7 +12,8 @@ import finetune4j.engine.tensor.Weight;
  *
  * <ul>
  *   <li>A heap FP32 weight (a trainable copy) is the GEMM operand directly.</li>
- *   <li>Otherwise (memory-mapped F32, BF16, F16) w is converted to FP32 one slab of
+ *   <li>Otherwise (memory-mapped F32, BF16, F16, or 4-bit NF4/FP4 dequantized by
+ *       {@link Dequant4}) w is converted to FP32 one slab of
  *       {@link #SLAB} rows at a time into a per-thread buffer, and each slab adds its share
  *       {@code dy[:, n0:n0+SLAB] · w[n0:n0+SLAB, :]} to dx: the reduction over N is cut exactly
  *       where {@link Gemm} cuts its K blocks ({@link Gemm#KC}), so no FP32 copy of the whole
@@ -37,14 +40,14 @@ final class LinearBackward {
     private LinearBackward() {
     }
 
-    static void backward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+    static void backward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         if (m == 0 || k == 0) return;
         if (n == 0) {                                           // an empty sum: dx = 0, or unchanged
             if (!accumulate) java.util.Arrays.fill(dx, dxOff, dxOff + m * k, 0f);
             return;
         }
-        float[] heap = w.heapArray();
+        float[] heap = w instanceof Weight d ? d.heapArray() : null;
         if (heap != null) {
             Gemm.multiply(new Gemm.MatrixA(dy, dyOff, n, false), new Gemm.ArrayB(heap, 0, k, false),
                     m, k, n, accumulate ? 1f : 0f, dx, dxOff, k);
@@ -72,15 +75,23 @@ final class LinearBackward {
     }
 
     /** dx[i0:i1, k0:k1] (+)= dy[i0:i1, :] · w[:, k0:k1], on the calling thread. */
-    private static void part(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int i0, int i1, int k0, int k1,
+    private static void part(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int i0, int i1, int k0, int k1,
                              boolean accumulate) {
         int n = w.rows(), k = w.cols(), kw = k1 - k0;
         float[] slab = slab(SLAB * kw);                        // (SLAB, kw)
         for (int n0 = 0; n0 < n; n0 += SLAB) {
             int rows = Math.min(SLAB, n - n0);
-            for (int r = 0; r < rows; r++) Convert.toFloat(w.dtype(), w.data(), (long) (n0 + r) * k + k0, slab, r * kw, kw);
+            for (int r = 0; r < rows; r++) convert(w, (long) (n0 + r) * k + k0, kw, slab, r * kw);
             Gemm.multiplySequential(new Gemm.MatrixA(dy, dyOff + i0 * n + n0, n, false), new Gemm.ArrayB(slab, 0, kw, false),
                     i1 - i0, kw, rows, accumulate || n0 > 0 ? 1f : 0f, dx, dxOff + i0 * k + k0, k);
+        }
+    }
+
+    /** Elements [first, first + n) of w's row-major flattening as FP32 into dst[off ..]. */
+    private static void convert(LinearWeight w, long first, int n, float[] dst, int off) {
+        switch (w) {
+            case Weight d -> Convert.toFloat(d.dtype(), d.data(), first, dst, off, n);
+            case QuantizedWeight q -> Dequant4.toFloat(q, first, n, dst, off);
         }
     }
 

@@ -2,6 +2,8 @@ package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.tensor.LinearWeight;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -34,14 +36,16 @@ public final class VectorKernels implements Kernels {
     }
 
     @Override
-    public void linear(float[] out, int outOff, float[] x, int xOff, Weight w, int m, boolean accumulate) {
+    public void linear(float[] out, int outOff, float[] x, int xOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         Checks.matrix("x", x, xOff, m, k, k);
         Checks.matrix("out", out, outOff, m, n, n);
-        if (m <= Gemv.MAX_M) {
-            Gemv.linear(out, outOff, x, xOff, w, m, accumulate);
-        } else {
-            Gemm.multiply(new Gemm.MatrixA(x, xOff, k, false), new Gemm.WeightB(w), m, n, k,
+        switch (w) {
+            case Weight d when m <= Gemv.MAX_M -> Gemv.linear(out, outOff, x, xOff, d, m, accumulate);
+            case QuantizedWeight q when m <= Gemv.MAX_M -> Gemv.linear(out, outOff, x, xOff, q, m, accumulate);
+            case Weight d -> Gemm.multiply(new Gemm.MatrixA(x, xOff, k, false), new Gemm.WeightB(d), m, n, k,
+                    accumulate ? 1f : 0f, out, outOff, n);
+            case QuantizedWeight q -> Gemm.multiply(new Gemm.MatrixA(x, xOff, k, false), new Gemm.QuantB(q), m, n, k,
                     accumulate ? 1f : 0f, out, outOff, n);
         }
     }
@@ -199,7 +203,7 @@ public final class VectorKernels implements Kernels {
     // ------------------------------------------------------------------ backward (training)
 
     @Override
-    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         int n = w.rows(), k = w.cols();
         Checks.matrix("dy", dy, dyOff, m, n, n);
         Checks.matrix("dx", dx, dxOff, m, k, k);
