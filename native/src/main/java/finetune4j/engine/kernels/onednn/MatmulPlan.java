@@ -92,6 +92,22 @@ final class MatmulPlan {
         dnn.execute(primitive, 3, args);
     }
 
+    // statistics of the calls (NativeKernels.stats): fastest part of a call, total time, calls
+    long calls, totalNanos, minConvert = Long.MAX_VALUE, minMatmul = Long.MAX_VALUE, minCopy = Long.MAX_VALUE;
+
+    void record(long convert, long matmul, long copy) {
+        calls++;
+        totalNanos += convert + matmul + copy;
+        minConvert = Math.min(minConvert, convert);
+        minMatmul = Math.min(minMatmul, matmul);
+        minCopy = Math.min(minCopy, copy);
+    }
+
+    void resetStats() {
+        calls = totalNanos = 0;
+        minConvert = minMatmul = minCopy = Long.MAX_VALUE;
+    }
+
     /** Frees the primitive, memory objects and descriptors. */
     void destroy() {
         dnn.destroyPrimitive(primitive);

@@ -2,14 +2,18 @@ package finetune4j.engine.kernels.onednn;
 
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.kernels.vector.NativeBuffers;
 import finetune4j.engine.tensor.DType;
 import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -48,6 +52,8 @@ public final class NativeKernels implements Kernels {
     static final int MAX_PLANS = 128;
     /** Conversions and copies below this many elements stay on the calling thread. */
     private static final int PARALLEL_MIN_ELEMENTS = 1 << 16;
+    /** The conversions use the Vector API ({@link NativeBuffers}) where the JVM has it, else scalar loops. */
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
     private final OneDnn dnn;
     private final Kernels java;
@@ -149,10 +155,67 @@ public final class NativeKernels implements Kernels {
             MemorySegment wei = packed.get(w, plan);
             if (src.byteSize() < 2 * inCount) src = Arena.ofAuto().allocate(Math.max(2 * inCount, src.byteSize() * 3 / 2), 4096);
             if (dst.byteSize() < 4 * outCount) dst = Arena.ofAuto().allocate(Math.max(4 * outCount, dst.byteSize() * 3 / 2), 4096);
+            long t0 = System.nanoTime();
             toBf16(src, in, inOff, (int) inCount);
+            long t1 = System.nanoTime();
             plan.run(src, wei, dst);
+            long t2 = System.nanoTime();
             copyOut(out, outOff, dst, (int) outCount, accumulate);
+            long t3 = System.nanoTime();
+            plan.record(t1 - t0, t2 - t1, t3 - t2);
             return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Where the time of the native products of one shape went since the last
+     * {@link #resetStats()}: per part (bf16 conversion of the input, the oneDNN product, the copy of
+     * the output back to the heap) the fastest call, in nanoseconds, and the totals.
+     *
+     * @param direction "forward" ({@code x·Wᵀ}) or "backward" ({@code dy·W})
+     * @param m         rows; {@code k} reduced dimension; {@code n} output columns
+     */
+    public record ShapeStats(String direction, int m, int k, int n, String implementation, long calls,
+                             long minConvertNanos, long minMatmulNanos, long minCopyNanos, long totalNanos) {
+        public double flops() {
+            return 2.0 * m * k * n;
+        }
+
+        /** The best rate of the oneDNN product alone, GFLOP/s. */
+        public double matmulGflops() {
+            return flops() / minMatmulNanos;
+        }
+
+        /** The best rate of a whole call (conversion and copy included), GFLOP/s. */
+        public double callGflops() {
+            return flops() / (minConvertNanos + minMatmulNanos + minCopyNanos);
+        }
+    }
+
+    /** The statistics of every shape run since the last reset (primitives still cached). */
+    public List<ShapeStats> stats() {
+        lock.lock();
+        try {
+            List<ShapeStats> out = new ArrayList<>();
+            for (MatmulPlan p : plans.values()) {
+                if (p.calls == 0) continue;
+                MatmulPlan.Key key = p.key;
+                out.add(new ShapeStats(key.direction().name().toLowerCase(Locale.ROOT), key.m(), key.p(), key.q(),
+                        p.implementation, p.calls, p.minConvert, p.minMatmul, p.minCopy, p.totalNanos));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Starts {@link #stats()} afresh. */
+    public void resetStats() {
+        lock.lock();
+        try {
+            for (MatmulPlan p : plans.values()) p.resetStats();
         } finally {
             lock.unlock();
         }
@@ -187,8 +250,12 @@ public final class NativeKernels implements Kernels {
     /** {@code dst[i] = bf16(src[srcOff + i])}, round to nearest even, on the kernel threads when large. */
     static void toBf16(MemorySegment dst, float[] src, int srcOff, int n) {
         chunks(n, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                dst.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, DType.floatToBf16(src[srcOff + i]));
+            if (VECTOR) {
+                NativeBuffers.floatToBf16(src, srcOff + from, dst, 2L * from, to - from);
+            } else {
+                for (int i = from; i < to; i++) {
+                    dst.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, DType.floatToBf16(src[srcOff + i]));
+                }
             }
         });
     }
@@ -198,6 +265,8 @@ public final class NativeKernels implements Kernels {
         chunks(n, (from, to) -> {
             if (!accumulate) {
                 MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 4L * from, out, outOff + from, to - from);
+            } else if (VECTOR) {
+                NativeBuffers.addFloats(out, outOff + from, src, 4L * from, to - from);
             } else {
                 for (int i = from; i < to; i++) out[outOff + i] += src.getAtIndex(ValueLayout.JAVA_FLOAT, i);
             }
