@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import finetune4j.ConfigException;
 import finetune4j.engine.kernels.KernelBenchmarks;
+import finetune4j.engine.kernels.KernelSelector;
 import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
+import finetune4j.engine.kernels.onednn.NativeKernels;
 import finetune4j.engine.tensor.DType;
 import finetune4j.engine.tensor.QuantType;
 import finetune4j.generate.GenerateBenchmark;
@@ -51,7 +53,7 @@ final class BenchCommand implements Runnable {
 
     @Command(name = "gemm", mixinStandardHelpOptions = true,
             description = "GFLOP/s of the Linear product out = x·Wᵀ (M×K×N), FP32/BF16/F16 weights, against a plain"
-                    + " triple loop measured in the same run.")
+                    + " triple loop measured in the same run (and against the Java kernels when another backend is chosen).")
     static final class Gemm implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -88,7 +90,40 @@ final class BenchCommand implements Runnable {
                         KernelBenchmarks.loadAverage());
                 o.flush();
             }
+            if (!json && k instanceof NativeKernels nk) o.println("native: " + nk.describe());
             KernelBenchmarks.GemmReport r = KernelBenchmarks.gemm(k, sh, dt, runs, log);
+            // the Java kernels on the same shapes in the same run, beside any other backend
+            List<KernelBenchmarks.GemmResult> javaResults = new ArrayList<>();
+            if (!k.name().equals("vector") && !k.name().equals("scalar")) {
+                Kernels java = KernelSelector.byName("vector");
+                if (log != null) log.println("java kernels, same shapes, same run:");
+                for (KernelBenchmarks.Shape s : sh) {
+                    for (DType d : dt) {
+                        KernelBenchmarks.GemmResult g = KernelBenchmarks.linear(java, s, d, runs);
+                        javaResults.add(g);
+                        if (log != null) log.println(KernelBenchmarks.format(g));
+                    }
+                }
+                if (log != null) {
+                    for (int i = 0; i < javaResults.size(); i++) {
+                        KernelBenchmarks.GemmResult a = r.results().get(i), b = javaResults.get(i);
+                        log.printf(Locale.ROOT, "%s / java  %-5s %16s  %.2f× (best %.1f vs %.1f GFLOP/s)%n", k.name(),
+                                a.weight(), a.shape(), a.bestGflops() / b.bestGflops(), a.bestGflops(), b.bestGflops());
+                    }
+                }
+                if (!json && k instanceof NativeKernels nk) {
+                    o.printf(Locale.ROOT, "native: F32 weights here are heap arrays (trainable), which stay on the Java path;"
+                            + " BF16/F16 ones are frozen off-heap weights: bf16 products. Packed weights held: %.1f MiB%n",
+                            nk.packedBytes() / 1048576.0);
+                    for (NativeKernels.ShapeStats st : nk.stats()) {
+                        o.printf(Locale.ROOT, "native %s %d×%d×%d (%s): best call %.2f ms = bf16 input %.2f + oneDNN %.2f"
+                                        + " (%.1f GFLOP/s alone) + output copy %.2f; %.1f GFLOP/s per whole call, %d calls%n",
+                                st.direction(), st.m(), st.k(), st.n(), st.implementation(),
+                                (st.minConvertNanos() + st.minMatmulNanos() + st.minCopyNanos()) / 1e6, st.minConvertNanos() / 1e6,
+                                st.minMatmulNanos() / 1e6, st.matmulGflops(), st.minCopyNanos() / 1e6, st.callGflops(), st.calls());
+                    }
+                }
+            }
             if (json) {
                 ObjectNode n = Json.object();
                 n.put("kernels", k.name());
@@ -98,6 +133,27 @@ final class BenchCommand implements Runnable {
                 n.set("baseline", gemm(r.baseline()));
                 n.set("fast_on_baseline_shape", gemm(r.fastOnBaseline()));
                 n.put("speedup_over_baseline", r.speedupOverBaseline());
+                if (!javaResults.isEmpty()) {
+                    ArrayNode j = n.putArray("java_results");
+                    for (KernelBenchmarks.GemmResult g : javaResults) j.add(gemm(g));
+                }
+                if (k instanceof NativeKernels nk) {
+                    n.put("native", nk.describe());
+                    n.put("native_packed_bytes", nk.packedBytes());
+                    ArrayNode st = n.putArray("native_parts");
+                    for (NativeKernels.ShapeStats x : nk.stats()) {
+                        ObjectNode e = st.addObject();
+                        e.put("direction", x.direction());
+                        e.put("shape", x.m() + "×" + x.k() + "×" + x.n());
+                        e.put("implementation", x.implementation());
+                        e.put("calls", x.calls());
+                        e.put("best_convert_ms", x.minConvertNanos() / 1e6);
+                        e.put("best_matmul_ms", x.minMatmulNanos() / 1e6);
+                        e.put("best_copy_ms", x.minCopyNanos() / 1e6);
+                        e.put("matmul_gflops", x.matmulGflops());
+                        e.put("call_gflops", x.callGflops());
+                    }
+                }
                 Json.print(o, n);
             }
             return 0;

@@ -9,7 +9,9 @@ package finetune4j.engine.kernels;
  *
  * <p>{@link #isAvailable()} must be cheap and must not throw: it checks that the backend can run
  * here (a JVM module, a native library, a device) without creating it. {@code auto} picks the
- * available provider with the highest {@link #priority()}.
+ * available provider with the highest {@link #priority()} that does not
+ * {@linkplain #autoDeclineReason() decline}; a provider of higher priority that was passed over
+ * gets one line on stderr saying why.
  */
 public interface KernelProvider {
     /** The name users give ({@code --kernels NAME}, {@code -Dfinetune4j.kernels=NAME}), lower case. */
@@ -23,6 +25,16 @@ public interface KernelProvider {
 
     /** Why the backend cannot run here, with a hint (shown when it was asked for by name). */
     String unavailableReason();
+
+    /**
+     * Why {@code auto} should not pick this backend on this machine although it can run (e.g. its
+     * products would be slower here than a lower-priority backend's), one line with a hint; null
+     * (the default) when {@code auto} may pick it. Selecting it by name still works. Called only
+     * when {@link #isAvailable()}; cheap and never throws.
+     */
+    default String autoDeclineReason() {
+        return null;
+    }
 
     /** A new instance of the backend. Called only when {@link #isAvailable()}. */
     Kernels create();

@@ -13,7 +13,9 @@ import java.util.stream.Collectors;
  * Chooses the {@link Kernels} implementation by name: {@code scalar} (the reference),
  * {@code vector} (alias {@code java}: the Java Vector API, the default where the incubator module
  * is enabled), any backend found through {@link ServiceLoader} as a {@link KernelProvider}, or
- * {@code auto}: the available provider with the highest priority. The name comes from the CLI
+ * {@code auto}: the available provider with the highest priority that does not decline
+ * ({@link KernelProvider#autoDeclineReason()}), with one line on stderr for each faster backend
+ * passed over. The name comes from the CLI
  * ({@code --kernels}) or the system property {@value #PROPERTY}.
  */
 public final class KernelSelector {
@@ -63,13 +65,20 @@ public final class KernelSelector {
         String n = name == null || name.isBlank() ? "auto" : name.trim().toLowerCase(Locale.ROOT);
         if (n.equals("java")) n = "vector";
         if (n.equals("auto")) {
-            KernelProvider best = providers.stream().filter(KernelProvider::isAvailable)
+            KernelProvider best = providers.stream().filter(p -> p.isAvailable() && p.autoDeclineReason() == null)
                     .max(Comparator.comparingInt(KernelProvider::priority))
                     .orElseThrow(() -> new ConfigException("kernels = auto: no kernel backend can run here"));
-            if (best.priority() <= 0) {
+            boolean scalar = best.priority() <= 0;
+            if (scalar) {
                 System.err.println("finetune4j: using the scalar reference kernels (slow): "
                         + providers.stream().filter(p -> p.name().equals("vector")).findFirst()
                         .map(KernelProvider::unavailableReason).orElse("no faster backend is available"));
+            }
+            for (KernelProvider p : providers) {                // one line per faster backend passed over
+                if (p == best || p.priority() <= best.priority() || (scalar && p.name().equals("vector"))) continue;
+                String why = p.isAvailable() ? p.autoDeclineReason() : p.unavailableReason();
+                System.err.println("finetune4j: " + p.name() + " kernels not used (kernels = auto runs " + best.name()
+                        + "): " + why);
             }
             return best;
         }
