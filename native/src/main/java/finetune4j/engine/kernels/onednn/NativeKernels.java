@@ -4,6 +4,7 @@ import finetune4j.engine.kernels.KernelThreads;
 import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.kernels.vector.NativeBuffers;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.LinearWeight;
 import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.Arena;
@@ -116,25 +117,25 @@ public final class NativeKernels implements Kernels {
     }
 
     /** True when a product over {@code w} with {@code m} rows runs in oneDNN. */
-    boolean runsNatively(Weight w, int m) {
-        return m >= minRows && w.data().isNative()
+    boolean runsNatively(LinearWeight lw, int m) {
+        return m >= minRows && lw instanceof Weight w && w.data().isNative()
                 && (w.dtype() == DType.F32 || w.dtype() == DType.BF16 || w.dtype() == DType.F16);
     }
 
     // ------------------------------------------------------------------ native products
 
     @Override
-    public void linear(float[] out, int outOff, float[] x, int xOff, Weight w, int m, boolean accumulate) {
+    public void linear(float[] out, int outOff, float[] x, int xOff, LinearWeight w, int m, boolean accumulate) {
         if (!runsNatively(w, m)
-                || !product(MatmulPlan.Direction.FORWARD, out, outOff, x, xOff, w, m, w.cols(), w.rows(), accumulate)) {
+                || !product(MatmulPlan.Direction.FORWARD, out, outOff, x, xOff, (Weight) w, m, w.cols(), w.rows(), accumulate)) {
             java.linear(out, outOff, x, xOff, w, m, accumulate);
         }
     }
 
     @Override
-    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, Weight w, int m, boolean accumulate) {
+    public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         if (!runsNatively(w, m)
-                || !product(MatmulPlan.Direction.BACKWARD, dx, dxOff, dy, dyOff, w, m, w.rows(), w.cols(), accumulate)) {
+                || !product(MatmulPlan.Direction.BACKWARD, dx, dxOff, dy, dyOff, (Weight) w, m, w.rows(), w.cols(), accumulate)) {
             java.linearBackward(dx, dxOff, dy, dyOff, w, m, accumulate);
         }
     }
@@ -328,6 +329,11 @@ public final class NativeKernels implements Kernels {
     @Override
     public void softmax(float[] x, int off, int n) {
         java.softmax(x, off, n);
+    }
+
+    @Override
+    public void dropout(float[] out, int outOff, float[] x, int xOff, int m, int k, long base, double p) {
+        java.dropout(out, outOff, x, xOff, m, k, base, p);
     }
 
     @Override
