@@ -6,6 +6,10 @@
 #
 #   bench/vs-pytorch.sh                      smollm-135m LoRA r=8, B=4, T=256, FP32 (the default case)
 #   bench/vs-pytorch.sh smollm tinyllama     more cases (tinyllama-1.1b LoRA, B=1, T=256)
+#   bench/vs-pytorch.sh qlora7b               llama-2-7b-shaped QLoRA r=16 on all linear layers, B=1,
+#                                            T=256, gradient checkpointing on both sides, PyTorch in
+#                                            bf16 (its NF4 path computes in the autocast dtype); slow:
+#                                            about 10 minutes per side at STEPS=2
 #   TORCH_DTYPES="fp32 bf16" bench/vs-pytorch.sh   also PyTorch's bf16 autocast
 #   STEPS=5 CKPT=1 bench/vs-pytorch.sh       timed steps; gradient checkpointing on both sides
 #
@@ -38,30 +42,31 @@ field() { "$PYTHON" -c "import json,sys; d=json.load(open(sys.argv[1])); print(d
 printf '%-12s %-22s %10s %10s %12s %6s\n' case side "tok/s med" "tok/s best" "peak RSS MiB" load
 for c in "${cases[@]}"; do
   case "$c" in
-    smollm)    preset=smollm-135m;    tpreset=smollm135m;  b=4; t=256; r=8 ;;
-    tinyllama) preset=tinyllama-1.1b; tpreset=tinyllama1b; b=1; t=256; r=8 ;;
-    *) echo "vs-pytorch: unknown case '$c' (smollm, tinyllama)" >&2; exit 2 ;;
+    smollm)    preset=smollm-135m;    tpreset=smollm135m;  b=4; t=256; r=8;  method=lora;  mode=lora;  dtypes=$TORCH_DTYPES ;;
+    tinyllama) preset=tinyllama-1.1b; tpreset=tinyllama1b; b=1; t=256; r=8;  method=lora;  mode=lora;  dtypes=$TORCH_DTYPES ;;
+    qlora7b)   preset=llama-2-7b;     tpreset=llama7b;     b=1; t=256; r=16; method=qlora; mode=qlora; dtypes=bf16 ;;
+    *) echo "vs-pytorch: unknown case '$c' (smollm, tinyllama, qlora7b)" >&2; exit 2 ;;
   esac
-  ck=(); tck=(); [ "$CKPT" = 1 ] && ck=(--grad-checkpoint) && tck=(--ckpt)
+  ck=(); tck=(); { [ "$CKPT" = 1 ] || [ "$method" = qlora ]; } && ck=(--grad-checkpoint) && tck=(--ckpt)
 
   l=$(load)
   FINETUNE4J_JAVA_OPTS="${FINETUNE4J_JAVA_OPTS:-} -Dfinetune4j.threads=$THREADS" \
-    "$root/finetune4j" bench train --preset "$preset" --method lora --rank "$r" --batch-size "$b" --seq-len "$t" \
+    "$root/finetune4j" bench train --preset "$preset" --method "$method" --rank "$r" --target all-linear --batch-size "$b" --seq-len "$t" \
     --steps "$STEPS" "${ck[@]}" --json > "$tmp/j.json"
   jm=$(field "$tmp/j.json" '["tokens_per_s_median"]'); jb=$(field "$tmp/j.json" '["tokens_per_s_best"]')
   jr=$(field "$tmp/j.json" '["peak_rss_mib"]'); mfu=$(field "$tmp/j.json" '.get("mfu_median", float("nan"))')
   printf '%-12s %-22s %10.1f %10.1f %12.0f %6s   (MFU %.0f%% of the GEMM ceiling measured in the run)\n' \
-    "$c" "finetune4j fp32" "$jm" "$jb" "$jr" "$l" "$("$PYTHON" -c "print(100*$mfu)")"
+    "$c" "finetune4j $method" "$jm" "$jb" "$jr" "$l" "$("$PYTHON" -c "print(100*$mfu)")"
 
-  for dt in $TORCH_DTYPES; do
+  for dt in $dtypes; do
     l=$(load)
     if [ "$dt" = fp32 ]; then
       env OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 MALLOC_MMAP_THRESHOLD_=33554432 \
         MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=536870912 \
-        "$PYTHON" "$TORCH_BENCH" --preset "$tpreset" --batch "$b" --seq "$t" --dtype fp32 --mode lora --rank "$r" \
+        "$PYTHON" "$TORCH_BENCH" --preset "$tpreset" --batch "$b" --seq "$t" --dtype fp32 --mode "$mode" --rank "$r" \
         --threads "$THREADS" --steps $((STEPS + 1)) "${tck[@]}" > "$tmp/t.txt"
     else
-      "$PYTHON" "$TORCH_BENCH" --preset "$tpreset" --batch "$b" --seq "$t" --dtype "$dt" --mode lora --rank "$r" \
+      "$PYTHON" "$TORCH_BENCH" --preset "$tpreset" --batch "$b" --seq "$t" --dtype "$dt" --mode "$mode" --rank "$r" \
         --threads "$THREADS" --steps $((STEPS + 1)) "${tck[@]}" > "$tmp/t.txt"
     fi
     sed -n 's/^RESULT //p' "$tmp/t.txt" > "$tmp/t.json"
