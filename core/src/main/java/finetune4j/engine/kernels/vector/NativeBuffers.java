@@ -1,6 +1,7 @@
 package finetune4j.engine.kernels.vector;
 
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantizedWeight;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -13,7 +14,7 @@ import java.nio.ByteOrder;
 /**
  * Moves activations between the heap {@code float[]} buffers of the engine and the off-heap
  * buffers a native backend computes on (the oneDNN kernels of module {@code native}), a vector at
- * a time: FP32 to BF16 on the way in, FP32 (plain or added) on the way out. Lives here because
+ * a time: FP32 to BF16 on the way in (4-bit weights decoded first), FP32 (plain or added) on the way out. Lives here because
  * only this package may use the Vector API. Single-threaded; callers split large ranges.
  */
 public final class NativeBuffers {
@@ -21,6 +22,15 @@ public final class NativeBuffers {
     private static final int L = Convert.L;
 
     private NativeBuffers() {
+    }
+
+    /**
+     * Elements {@code [first, first + n)} of a 4-bit weight's row-major flattening, dequantized to
+     * FP32 into {@code out[off ..]} with the SIMD decoder ({@link QuantizedWeight#dequantize}'s
+     * values exactly): for a native backend that multiplies 4-bit weights in bf16.
+     */
+    public static void dequantize(QuantizedWeight w, long first, int n, float[] out, int off) {
+        Dequant4.toFloat(w, first, n, out, off);
     }
 
     /**

@@ -14,6 +14,10 @@ import java.lang.foreign.MemorySegment;
  *   backward  dx(M, K)  = dy(M, N) · W     P = N, Q = K, plain weights = W read as (N, K) row-major   (tag ab)
  * </pre>
  *
+ * <p>A plan for a 4-bit weight ({@link Key#plain}) takes the weights in the direction's plain
+ * layout instead: they are dequantized to bf16 for every call (a 7B model's weights cannot be
+ * kept in bf16), so no reorder into a blocked layout is paid.
+ *
  * <p>The memory objects are created without data; each run points them at the caller's buffers,
  * so a plan is used by one thread at a time (the kernels hold a lock).
  */
@@ -29,8 +33,13 @@ final class MatmulPlan {
         }
     }
 
-    /** The cache key of a plan. */
-    record Key(Direction direction, int m, int p, int q) {
+    /**
+     * The cache key of a plan.
+     *
+     * @param plain weights in the direction's plain layout ({@link Direction#plainTag}) rather than
+     *              the blocked one oneDNN prefers
+     */
+    record Key(Direction direction, int m, int p, int q, boolean plain) {
     }
 
     final Key key;
@@ -60,11 +69,13 @@ final class MatmulPlan {
 
     /**
      * Creates the primitive for {@code key}: bf16 × bf16 → f32 with the weights in
-     * {@code format_tag_any}, or null when oneDNN implements no such product on this CPU.
+     * {@code format_tag_any} (or the plain layout for a {@link Key#plain} key), or null when
+     * oneDNN implements no such product on this CPU.
      */
     static MatmulPlan create(OneDnn dnn, Key key) {
         MemorySegment srcMd = dnn.md(key.m(), key.p(), OneDnn.BF16, OneDnn.TAG_AB);
-        MemorySegment weiAny = dnn.md(key.p(), key.q(), OneDnn.BF16, OneDnn.TAG_ANY);
+        MemorySegment weiAny = dnn.md(key.p(), key.q(), OneDnn.BF16,
+                key.plain() ? key.direction().plainTag : OneDnn.TAG_ANY);
         MemorySegment dstMd = dnn.md(key.m(), key.q(), OneDnn.F32, OneDnn.TAG_AB);
         MemorySegment pd = null;
         try {

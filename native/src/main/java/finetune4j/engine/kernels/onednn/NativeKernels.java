@@ -5,6 +5,7 @@ import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.kernels.vector.NativeBuffers;
 import finetune4j.engine.tensor.DType;
 import finetune4j.engine.tensor.LinearWeight;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
 
 import java.lang.foreign.Arena;
@@ -34,6 +35,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *       and direction ({@link PackedWeights}, memory counted in {@link #packedBytes()}); the
  *       activations are rounded to bf16 on the fly (round to nearest even, as torch does), the
  *       products accumulate in f32. This is PyTorch's bf16 autocast for a Linear layer.</li>
+ *   <li>A 4-bit weight ({@link QuantizedWeight}, NF4/FP4) is dequantized to bf16 for each call
+ *       into one reused native buffer, row blocks on the kernel threads (keeping 2 bytes per
+ *       weight would undo the 4-bit saving), then multiplied in the plain layout
+ *       ({@link MatmulPlan.Key#plain}): bitsandbytes' {@code MatMul4Bit} with a bf16 compute
+ *       dtype does the same.</li>
  *   <li>One primitive per (direction, M, P, Q), created on first use and kept (least recently
  *       used beyond {@value #MAX_PLANS} are freed).</li>
  * </ul>
@@ -64,6 +70,7 @@ public final class NativeKernels implements Kernels {
     private final Map<MatmulPlan.Key, MatmulPlan> plans = new LinkedHashMap<>(16, 0.75f, true);
     private final Map<MatmulPlan.Key, Boolean> unsupported = new HashMap<>();
     private MemorySegment src = MemorySegment.NULL, dst = MemorySegment.NULL;   // scratch: bf16 input, f32 output
+    private MemorySegment wbuf = MemorySegment.NULL;                            // scratch: a 4-bit weight in bf16 (N, K)
 
     /**
      * @param java    the kernels everything else is delegated to (the Vector API ones)
@@ -118,8 +125,12 @@ public final class NativeKernels implements Kernels {
 
     /** True when a product over {@code w} with {@code m} rows runs in oneDNN. */
     boolean runsNatively(LinearWeight lw, int m) {
-        return m >= minRows && lw instanceof Weight w && w.data().isNative()
-                && (w.dtype() == DType.F32 || w.dtype() == DType.BF16 || w.dtype() == DType.F16);
+        if (m < minRows) return false;
+        return switch (lw) {
+            case QuantizedWeight q -> true;
+            case Weight w -> w.data().isNative()
+                    && (w.dtype() == DType.F32 || w.dtype() == DType.BF16 || w.dtype() == DType.F16);
+        };
     }
 
     // ------------------------------------------------------------------ native products
@@ -127,7 +138,7 @@ public final class NativeKernels implements Kernels {
     @Override
     public void linear(float[] out, int outOff, float[] x, int xOff, LinearWeight w, int m, boolean accumulate) {
         if (!runsNatively(w, m)
-                || !product(MatmulPlan.Direction.FORWARD, out, outOff, x, xOff, (Weight) w, m, w.cols(), w.rows(), accumulate)) {
+                || !product(MatmulPlan.Direction.FORWARD, out, outOff, x, xOff, w, m, w.cols(), w.rows(), accumulate)) {
             java.linear(out, outOff, x, xOff, w, m, accumulate);
         }
     }
@@ -135,7 +146,7 @@ public final class NativeKernels implements Kernels {
     @Override
     public void linearBackward(float[] dx, int dxOff, float[] dy, int dyOff, LinearWeight w, int m, boolean accumulate) {
         if (!runsNatively(w, m)
-                || !product(MatmulPlan.Direction.BACKWARD, dx, dxOff, dy, dyOff, (Weight) w, m, w.rows(), w.cols(), accumulate)) {
+                || !product(MatmulPlan.Direction.BACKWARD, dx, dxOff, dy, dyOff, w, m, w.rows(), w.cols(), accumulate)) {
             java.linearBackward(dx, dxOff, dy, dyOff, w, m, accumulate);
         }
     }
@@ -144,19 +155,22 @@ public final class NativeKernels implements Kernels {
      * {@code out(M, Q) (+)= in(M, P) · Wᵀ or W}; false when oneDNN has no primitive for the shape
      * (the caller then uses the Java kernels).
      */
-    private boolean product(MatmulPlan.Direction dir, float[] out, int outOff, float[] in, int inOff, Weight w,
+    private boolean product(MatmulPlan.Direction dir, float[] out, int outOff, float[] in, int inOff, LinearWeight w,
                             int m, int p, int q, boolean accumulate) {
         checkMatrix("input", in, inOff, m, p);
         checkMatrix("output", out, outOff, m, q);
         long inCount = (long) m * p, outCount = (long) m * q;
         lock.lock();
         try {
-            MatmulPlan plan = plan(new MatmulPlan.Key(dir, m, p, q));
+            MatmulPlan plan = plan(new MatmulPlan.Key(dir, m, p, q, w instanceof QuantizedWeight));
             if (plan == null) return false;
-            MemorySegment wei = packed.get(w, plan);
+            long t0 = System.nanoTime();
+            MemorySegment wei = switch (w) {
+                case Weight dense -> packed.get(dense, plan);
+                case QuantizedWeight qw -> dequantized(qw);
+            };
             if (src.byteSize() < 2 * inCount) src = Arena.ofAuto().allocate(Math.max(2 * inCount, src.byteSize() * 3 / 2), 4096);
             if (dst.byteSize() < 4 * outCount) dst = Arena.ofAuto().allocate(Math.max(4 * outCount, dst.byteSize() * 3 / 2), 4096);
-            long t0 = System.nanoTime();
             toBf16(src, in, inOff, (int) inCount);
             long t1 = System.nanoTime();
             plan.run(src, wei, dst);
@@ -171,8 +185,41 @@ public final class NativeKernels implements Kernels {
     }
 
     /**
+     * {@code w} (N, K) dequantized to bf16 row-major into the reused buffer {@code wbuf} (read as
+     * (K, N) column-major forward, (N, K) row-major backward: the plain layouts), a block of rows
+     * per kernel-thread chunk. Called under the lock.
+     */
+    private MemorySegment dequantized(QuantizedWeight w) {
+        int rows = w.rows(), cols = w.cols();
+        long bytes = 2L * rows * cols;
+        if (wbuf.byteSize() < bytes) wbuf = Arena.ofAuto().allocate(bytes, 4096);
+        MemorySegment dst = wbuf;
+        int threads = KernelThreads.parallelism();
+        int rowsPer = threads == 1 ? rows : Math.max(1, (rows + 4 * threads - 1) / (4 * threads));
+        KernelThreads.run((rows + rowsPer - 1) / rowsPer, c -> {
+            float[] row = ROW.get();
+            if (row.length < cols) ROW.set(row = new float[cols]);
+            for (int r = c * rowsPer, end = Math.min(rows, r + rowsPer); r < end; r++) {
+                if (VECTOR) {
+                    NativeBuffers.dequantize(w, (long) r * cols, cols, row, 0);
+                    NativeBuffers.floatToBf16(row, 0, dst, 2L * r * cols, cols);
+                } else {
+                    w.dequantize((long) r * cols, cols, row, 0);
+                    for (int i = 0; i < cols; i++) {
+                        dst.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * ((long) r * cols + i), DType.floatToBf16(row[i]));
+                    }
+                }
+            }
+        });
+        return dst;
+    }
+
+    /** Per kernel thread: one dequantized row (FP32) on its way to bf16. */
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
      * Where the time of the native products of one shape went since the last
-     * {@link #resetStats()}: per part (bf16 conversion of the input, the oneDNN product, the copy of
+     * {@link #resetStats()}: per part (bf16 conversion of the input, and dequantization of a 4-bit weight; the oneDNN product, the copy of
      * the output back to the heap) the fastest call, in nanoseconds, and the totals.
      *
      * @param direction "forward" ({@code x·Wᵀ}) or "backward" ({@code dy·W})

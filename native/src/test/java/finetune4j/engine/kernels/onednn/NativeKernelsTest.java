@@ -6,7 +6,11 @@ import finetune4j.engine.kernels.Kernels;
 import finetune4j.engine.kernels.ScalarKernels;
 import finetune4j.engine.kernels.vector.VectorKernels;
 import finetune4j.engine.tensor.DType;
+import finetune4j.engine.tensor.QuantType;
+import finetune4j.engine.tensor.QuantizedWeight;
 import finetune4j.engine.tensor.Weight;
+import finetune4j.quant.Nf4Codec;
+import finetune4j.quant.QuantSpec;
 import org.junit.jupiter.api.Test;
 import org.opentest4j.AssertionFailedError;
 
@@ -136,6 +140,54 @@ class NativeKernelsTest {
             }
             assertThat(nk.packedBytes()).isPositive();
         }
+    }
+
+    @Test
+    void fourBitWeightsAreDequantizedToBf16PerCallAndMatchTheReference() {
+        // NF4 and FP4 (double-quantized or not): the reference reads the dequantized FP32 values
+        // (QuantizedWeight.get), so the same bf16 bound holds; nothing is cached
+        NativeKernels nk = nativeKernels(1);
+        ScalarKernels ref = new ScalarKernels();
+        SplittableRandom rnd = new SplittableRandom(15);
+        int[][] shapes = {{1, 64, 1}, {17, 64, 33}, {64, 192, 130}, {33, 1000, 7}};   // K·N a multiple of 64 or not
+        for (QuantSpec spec : List.of(new QuantSpec(QuantType.NF4, 64, true), new QuantSpec(QuantType.FP4, 128, false))) {
+            for (int[] s : shapes) {
+                int m = s[0], k = s[1], n = s[2];
+                QuantizedWeight w = Nf4Codec.quantize("test.weight", random(rnd, n * k), n, k, DType.BF16, spec);
+                float[] x = random(rnd, 2 + m * k), dy = random(rnd, m * n);
+                for (boolean acc : new boolean[]{false, true}) {
+                    float[] init = random(rnd, 1 + m * n), got = init.clone(), want = init.clone();
+                    nk.linear(got, 1, x, 2, w, m, acc);
+                    ref.linear(want, 1, x, 2, w, m, acc);
+                    float[] scale = new float[m * n];
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < n; j++) {
+                            double sum = 0;
+                            for (int p = 0; p < k; p++) sum += Math.abs((double) x[2 + i * k + p] * w.get(j, p));
+                            scale[i * n + j] = (float) sum;
+                        }
+                    }
+                    String what = String.format(Locale.ROOT, "%s linear %dx%dx%d acc=%s", spec, m, k, n, acc);
+                    assertWithinBf16Bound(what, got, want, 1, scale, k);
+
+                    float[] dxInit = random(rnd, m * k), dx = dxInit.clone(), dxWant = dxInit.clone();
+                    nk.linearBackward(dx, 0, dy, 0, w, m, acc);
+                    ref.linearBackward(dxWant, 0, dy, 0, w, m, acc);
+                    float[] dscale = new float[m * k];
+                    for (int i = 0; i < m; i++) {
+                        for (int p = 0; p < k; p++) {
+                            double sum = 0;
+                            for (int j = 0; j < n; j++) sum += Math.abs((double) dy[i * n + j] * w.get(j, p));
+                            dscale[i * k + p] = (float) sum;
+                        }
+                    }
+                    assertWithinBf16Bound(what.replace("linear", "linearBackward"), dx, dxWant, 0, dscale, n);
+                }
+            }
+        }
+        assertThat(nk.packedBytes()).as("4-bit weights are never kept in bf16").isZero();
+        assertThat(nk.stats()).as("the products ran natively, in the plain weight layout")
+                .anySatisfy(st -> assertThat(st.m()).isEqualTo(64));
     }
 
     @Test
