@@ -280,8 +280,9 @@ final class BenchCommand implements Runnable {
         @Mixin
         KernelsOption kernels = new KernelsOption();
 
-        @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
-                description = "Stored dtype of a --preset model's weights (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--dtype", paramLabel = "f32|bf16|f16",
+                description = "Stored dtype of a --preset model's weights (default: f32; bf16 with qlora / qdora, where it is"
+                        + " that of the embedding and lm_head, as in a released checkpoint and the PyTorch peer).")
         String dtype;
 
         @Option(names = "--method", defaultValue = "lora", paramLabel = "lora|dora|qlora|qdora|full",
@@ -359,7 +360,7 @@ final class BenchCommand implements Runnable {
             };
             TrainBenchmark.Result r;
             if (source.preset != null) {
-                DType dt = parseDtype(dtype);
+                DType dt = parseDtype(dtype != null ? dtype : fourBit ? "bf16" : "f32");
                 ModelConfig c = ModelPresets.config(source.preset);
                 try (Arena arena = Arena.ofShared()) {
                     LlamaModel model = fourBit
