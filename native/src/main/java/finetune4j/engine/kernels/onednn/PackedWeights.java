@@ -25,6 +25,10 @@ import java.util.Map;
  * <p>Usually one layout serves every M of a direction; a plan whose primitive wants another one
  * gets its own copy (counted too).
  *
+ * <p>For plans in the plain layout ({@link MatmulPlan.Key#plain}) a weight needs no blocked copy:
+ * a BF16 weight is used as stored (no copy at all), an F32/F16 one gets a single bf16 row-major
+ * copy that serves both directions ({@link #plain}).
+ *
  * <p>Not thread-safe: {@link NativeKernels} calls it under its lock.
  */
 final class PackedWeights {
@@ -35,6 +39,7 @@ final class PackedWeights {
     /** All packed copies of one weight. */
     private static final class Entry {
         final List<Packed> forward = new ArrayList<>(1), backward = new ArrayList<>(1);
+        Packed plain;                                  // bf16 (N, K) row-major, or null
     }
 
     /** A weak reference compared by the identity of its referent. */
@@ -86,62 +91,86 @@ final class PackedWeights {
      * reordered by oneDNN.
      */
     MemorySegment get(Weight w, MatmulPlan plan) {
-        expunge();
-        Ref probe = new Ref(w, null);
-        Entry e = map.get(probe);
-        if (e == null) {
-            e = new Entry();
-            map.put(new Ref(w, queue), e);
-        }
+        if (plan.key.plain()) return plain(w);
+        Entry e = entry(w);
         List<Packed> list = plan.key.direction() == MatmulPlan.Direction.FORWARD ? e.forward : e.backward;
         for (Packed p : list) {
             if (dnn.equal(p.md(), plan.weightsMd)) return p.data();
         }
-        Packed p = pack(w, plan);
+        Packed p = convert(w, dnn.cloneMd(plan.weightsMd), plan.weightsBytes, plan.key.p(), plan.key.q(),
+                plan.key.direction().plainTag);
         list.add(p);
         bytes += p.data().byteSize();
         copies++;
         return p.data();
     }
 
+    /**
+     * W (N, K) as bf16 row-major, which both directions read in their plain layouts (forward as
+     * (K, N) column-major): a BF16 weight's own data, else one converted copy made on first use.
+     */
+    MemorySegment plain(Weight w) {
+        if (w.dtype() == DType.BF16) return w.data();
+        Entry e = entry(w);
+        if (e.plain == null) {
+            e.plain = convert(w, dnn.md(w.rows(), w.cols(), OneDnn.BF16, OneDnn.TAG_AB), 2L * w.rows() * w.cols(),
+                    w.rows(), w.cols(), OneDnn.TAG_AB);
+            bytes += e.plain.data().byteSize();
+            copies++;
+        }
+        return e.plain.data();
+    }
+
+    private Entry entry(Weight w) {
+        expunge();
+        Entry e = map.get(new Ref(w, null));
+        if (e == null) {
+            e = new Entry();
+            map.put(new Ref(w, queue), e);
+        }
+        return e;
+    }
+
     /** Frees the copies of weights that were garbage-collected. */
     void expunge() {
         for (Object r; (r = queue.poll()) != null; ) {
             Entry e = map.remove((Ref) r);
-            if (e != null) {
-                free(e.forward);
-                free(e.backward);
-            }
+            if (e != null) freeAll(e);
         }
     }
 
     /** Frees every copy. */
     void clear() {
-        for (Entry e : map.values()) {
-            free(e.forward);
-            free(e.backward);
-        }
+        for (Entry e : map.values()) freeAll(e);
         map.clear();
     }
 
-    private void free(List<Packed> list) {
-        for (Packed p : list) {
-            bytes -= p.data().byteSize();
-            copies--;
-            dnn.destroyMd(p.md());
-            p.arena().close();
-        }
-        list.clear();
+    private void freeAll(Entry e) {
+        for (Packed p : e.forward) free(p);
+        for (Packed p : e.backward) free(p);
+        e.forward.clear();
+        e.backward.clear();
+        if (e.plain != null) free(e.plain);
+        e.plain = null;
     }
 
-    private Packed pack(Weight w, MatmulPlan plan) {
-        int p = plan.key.p(), q = plan.key.q(), tag = plan.key.direction().plainTag;
-        MemorySegment layout = dnn.cloneMd(plan.weightsMd);
+    private void free(Packed p) {
+        bytes -= p.data().byteSize();
+        copies--;
+        dnn.destroyMd(p.md());
+        p.arena().close();
+    }
+
+    /**
+     * W (N, K) in its stored dtype, read as (P, Q) with {@code tag}, converted to bf16 and
+     * reordered by oneDNN into {@code layout} ({@code layoutBytes}; the copy owns the descriptor).
+     */
+    private Packed convert(Weight w, MemorySegment layout, long layoutBytes, int p, int q, int tag) {
         Arena arena = Arena.ofShared();
         Arena tmp = Arena.ofConfined();
         MemorySegment plainMd = null, reorder = null;
         try {
-            MemorySegment data = arena.allocate(plan.weightsBytes, 4096);
+            MemorySegment data = arena.allocate(layoutBytes, 4096);
             MemorySegment plainData = w.data();
             int plainType = dtype(w.dtype());
             if (plainType >= 0) {

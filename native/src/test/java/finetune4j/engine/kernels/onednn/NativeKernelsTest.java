@@ -43,13 +43,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 class NativeKernelsTest {
     /** The native kernels taking every product natively (minRows 1), or a skip with the reason. */
     static NativeKernels nativeKernels(int minRows) {
+        return nativeKernels(minRows, NativeKernels.WeightLayout.PACKED);
+    }
+
+    /** The native kernels with the given weight layout, or a skip with the reason. */
+    static NativeKernels nativeKernels(int minRows, NativeKernels.WeightLayout layout) {
         NativeKernelProvider p = new NativeKernelProvider();
         if (!p.isAvailable()) {
             String msg = "SKIPPED: native kernel comparison: " + p.unavailableReason();
             System.err.println(msg);
             org.junit.jupiter.api.Assumptions.abort(msg);
         }
-        return new NativeKernels(NativeKernelProvider.runtime(), new VectorKernels(), minRows);
+        return new NativeKernels(NativeKernelProvider.runtime(), new VectorKernels(), minRows, layout);
     }
 
     static final int[][] SHAPES = {      // M, K, N
@@ -140,6 +145,43 @@ class NativeKernelsTest {
             }
             assertThat(nk.packedBytes()).isPositive();
         }
+    }
+
+    @Test
+    void plainWeightsServeBothDirectionsWithoutACopyOfBf16Weights() {
+        NativeKernels nk = nativeKernels(1, NativeKernels.WeightLayout.PLAIN);
+        ScalarKernels ref = new ScalarKernels();
+        SplittableRandom rnd = new SplittableRandom(16);
+        try (Arena arena = Arena.ofShared()) {
+            long expected = 0;
+            for (int[] s : new int[][]{{17, 31, 5}, {64, 257, 130}, {100, 576, 192}}) {
+                int m = s[0], k = s[1], n = s[2];
+                for (DType dt : List.of(DType.F32, DType.BF16, DType.F16)) {
+                    Weight w = offHeap(arena, rnd, dt, n, k);
+                    float[] x = random(rnd, m * k), got = new float[m * n], want = new float[m * n];
+                    nk.linear(got, 0, x, 0, w, m, false);
+                    ref.linear(want, 0, x, 0, w, m, false);
+                    float[] dy = random(rnd, m * n), dx = new float[m * k], dxWant = new float[m * k];
+                    nk.linearBackward(dx, 0, dy, 0, w, m, false);
+                    ref.linearBackward(dxWant, 0, dy, 0, w, m, false);
+                    float[] scale = new float[m * n], dscale = new float[m * k];
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < n; j++) {
+                            for (int q = 0; q < k; q++) {
+                                scale[i * n + j] += (float) Math.abs((double) x[i * k + q] * w.get(j, q));
+                                dscale[i * k + q] += (float) Math.abs((double) dy[i * n + j] * w.get(j, q));
+                            }
+                        }
+                    }
+                    String what = String.format(Locale.ROOT, "plain %s %dx%dx%d", dt, m, k, n);
+                    assertWithinBf16Bound(what + " linear", got, want, 0, scale, k);
+                    assertWithinBf16Bound(what + " linearBackward", dx, dxWant, 0, dscale, n);
+                    if (dt != DType.BF16) expected += 2L * n * k;            // one bf16 copy for both directions
+                    assertThat(nk.packedBytes()).as(what + ": bytes held").isEqualTo(expected);
+                }
+            }
+        }
+        assertThat(nk.describe()).contains("weights plain");
     }
 
     @Test
