@@ -91,8 +91,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "adamw|sgd", description = "Optimizer (default: ${DEFAULT-VALUE}).")
     String optimizer;
 
-    @Option(names = "--schedule", defaultValue = "constant", paramLabel = "constant|linear|cosine",
-            description = "LR schedule (with --warmup; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--schedule", defaultValue = "constant", paramLabel = "constant|constant_with_warmup|linear|cosine",
+            description = "LR schedule (default: ${DEFAULT-VALUE}); all but constant start with --warmup steps of linear warmup.")
     String schedule;
 
     @Option(names = "--warmup", defaultValue = "0", description = "Warmup steps (or a fraction of the run when < 1; default: ${DEFAULT-VALUE}).")

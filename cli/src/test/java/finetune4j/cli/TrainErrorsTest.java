@@ -107,6 +107,11 @@ class TrainErrorsTest {
     }
 
     @Test
+    void warmupWithTheConstantScheduleIsRefusedNotIgnored() {
+        assertCleanError(refused("warmup", train(TrainCli.DATA, "--warmup", "5")), "warmup", "constant_with_warmup");
+    }
+
+    @Test
     void targetMatchingNothingListsTheModules() {
         assertCleanError(refused("target", train(TrainCli.DATA, "--target", "foo_proj")), "[foo_proj] matches none of",
                 "self_attn.q_proj", "mlp.down_proj", "lm_head");

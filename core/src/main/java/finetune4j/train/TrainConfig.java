@@ -50,6 +50,10 @@ public record TrainConfig(long steps, double epochs, int batchSize, int gradAccu
         if (!optimizer.equals("adamw") && !optimizer.equals("sgd")) throw new ConfigException("optimizer", optimizer, "adamw or sgd");
         if (!(weightDecay >= 0)) throw new ConfigException("weight-decay", weightDecay, "a number ≥ 0");
         if (!(warmup >= 0)) throw new ConfigException("warmup", warmup, "steps ≥ 0, or a fraction in (0, 1)");
+        if (warmup > 0 && schedule == LrSchedule.Kind.CONSTANT) {
+            throw new ConfigException("warmup", warmup, "0 with the constant schedule, which has no warmup (as in"
+                    + " transformers); use the constant_with_warmup schedule for a warmup followed by a constant rate");
+        }
         if (!(gradClip >= 0)) throw new ConfigException("grad-clip", gradClip, "a number ≥ 0 (0 disables)");
         if (saveEvery < 0) throw new ConfigException("save-every", saveEvery, "an integer ≥ 0");
         if (evalEvery < 0) throw new ConfigException("eval-every", evalEvery, "an integer ≥ 0");
