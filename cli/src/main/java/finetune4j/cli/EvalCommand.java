@@ -123,11 +123,19 @@ final class EvalCommand implements Callable<Integer> {
         if (opts.packing()) rows = Packer.pack(rows, len);
         int maxT = 1;
         for (Tokenized t : rows) maxT = Math.max(maxT, t.length());
+        if (rows.isEmpty()) {
+            throw new ConfigException(dataArgs.data + ": no examples to evaluate in the " + which.id() + " split"
+                    + " (hint: --split, or --valid-ratio / --valid-count as given to train)");
+        }
         PrintWriter o = spec.commandLine().getOut();
         try (LlamaModel m = quant.load(dir, kernels.get())) {
             adapters.attach(m, spec);
             TrainingBuffers buf = TrainingBuffers.allocate(m.config(), batchSize, maxT, false);
             double[] r = Trainer.evaluate(m, buf, new Batch(batchSize, maxT), rows, batchSize);
+            if (r[1] == 0) {
+                throw new ConfigException(dataArgs.data + ": none of the " + rows.size() + " examples has a target token"
+                        + " (every label is masked; hint: check --train-on and --format)");
+            }
             GenerationEval.Result g = null;
             if (generate) {
                 List<Example> examples = new ArrayList<>(items.size());
