@@ -60,7 +60,7 @@ public final class TrainingBuffers {
     final float[] ln;          // (BT, C) a norm output (input_layernorm or post_attention_layernorm)
     final float[] proj;        // (BT, C) o_proj / down_proj output before the residual add
     final float[] act;         // (BT, F) silu(gate)·up, down_proj input
-    final float[] att;         // (B, H, T, T) attention probabilities of one layer
+    final float[] att;         // (B, H, T, T) attention probabilities of one layer, or null: recomputed in backward
     final float[] attnOut;     // (BT, H·D) attention output of one layer, o_proj input
     final float[] dres;        // (BT, C) gradient of the residual stream
     final float[] dln;         // (BT, C) gradient of a norm output
@@ -85,13 +85,22 @@ public final class TrainingBuffers {
 
     private final long activationBytes, totalBytes;
 
-    private TrainingBuffers(ModelConfig c, int b, int t, boolean checkpointing, int headRows) {
+    /**
+     * Largest (B, H, T, T) probability buffer kept by default: beyond it (long sequences: 7B at
+     * T = 2048 would need 512 MiB, at T = 8192 more than a Java array holds) the backward
+     * recomputes the probabilities a block of query rows at a time.
+     */
+    public static final long KEEP_ATTENTION_MAX_BYTES = 64L << 20;
+
+    private TrainingBuffers(ModelConfig c, int b, int t, boolean checkpointing, int headRows, Boolean keepAttention) {
         if (b <= 0 || t <= 0) throw new IllegalArgumentException("training buffers for B=" + b + ", T=" + t);
         if (headRows <= 0) throw new IllegalArgumentException("headRows must be > 0, got " + headRows);
         int C = c.hiddenSize(), F = c.intermediateSize(), L = c.numHiddenLayers(), V = c.vocabSize();
         int H = c.numAttentionHeads();
         long rows = (long) b * t;
-        long biggest = Math.max(Math.max(rows * Math.max(F, c.qDim()), (long) b * H * t * t), (long) headRows * V);
+        long attFloats = (long) b * H * t * t;
+        boolean keepAtt = keepAttention != null ? keepAttention : 4 * attFloats <= KEEP_ATTENTION_MAX_BYTES;
+        long biggest = Math.max(Math.max(rows * Math.max(F, c.qDim()), keepAtt ? attFloats : 0), (long) headRows * V);
         if (biggest > Integer.MAX_VALUE - 8) {
             throw new Finetune4jException("training a batch of B=" + b + " sequences of T=" + t
                     + " positions needs buffers larger than a Java array (2^31 floats) for this model"
@@ -120,7 +129,7 @@ public final class TrainingBuffers {
         ln = new float[bt * C];
         proj = new float[bt * C];
         act = new float[bt * F];
-        att = new float[b * H * t * t];
+        att = keepAtt ? new float[b * H * t * t] : null;
         attnOut = new float[bt * c.qDim()];
         dres = new float[bt * C];
         dln = new float[bt * C];
@@ -149,7 +158,7 @@ public final class TrainingBuffers {
         long scratch = 0;
         for (float[] a : new float[][]{ln, proj, act, att, attnOut, dres, dln, dattn, dq, dk, dv, dact, dup,
                 headH, headX, headRstd, headLogits, headDx, headDh}) {
-            scratch += 4L * a.length;
+            if (a != null) scratch += 4L * a.length;
         }
         totalBytes = activationBytes + scratch + 4L * (pos.length + segStart.length + targets.length + targetRows.length + headTargets.length);
     }
@@ -171,7 +180,23 @@ public final class TrainingBuffers {
 
     /** Buffers with an explicit logits chunk of {@code headRows} rows. */
     public static TrainingBuffers allocate(ModelConfig config, int b, int t, boolean checkpointing, int headRows) {
-        return new TrainingBuffers(config, b, t, checkpointing, headRows);
+        return new TrainingBuffers(config, b, t, checkpointing, headRows, null);
+    }
+
+    /**
+     * Buffers that keep the attention probabilities of a layer between forward and backward
+     * ({@code keepAttention}) or recompute them a block of query rows at a time in backward (no
+     * (B, H, T, T) buffer). {@link #allocate(ModelConfig, int, int, boolean, int)} keeps them up to
+     * {@link #KEEP_ATTENTION_MAX_BYTES}.
+     */
+    public static TrainingBuffers allocate(ModelConfig config, int b, int t, boolean checkpointing, int headRows,
+                                           boolean keepAttention) {
+        return new TrainingBuffers(config, b, t, checkpointing, headRows, keepAttention);
+    }
+
+    /** Whether a layer's attention probabilities are kept for backward (else recomputed per block there). */
+    public boolean keepsAttentionProbabilities() {
+        return att != null;
     }
 
     /** Largest batch these buffers hold. */

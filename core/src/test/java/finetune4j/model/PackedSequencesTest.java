@@ -129,6 +129,16 @@ class PackedSequencesTest {
                     Numerics.assertClose(what + " packed grad " + params.get(i).name(), p.grads().get(i), want, TrainGoldenTest.gradTol(want));
                 }
 
+                // packed, with the attention probabilities recomputed per segment in backward
+                Step r = step(m, TrainingBuffers.allocate(m.config(), packed.b(), packed.t(), ckpt, packed.b() * packed.t(), false),
+                        packed, true, scale);
+                assertThat(r.loss()).as(what + " recomputed-P loss").isCloseTo(s.loss(), org.assertj.core.data.Offset.offset(1e-5 * s.loss()));
+                for (int i = 0; i < params.size(); i++) {
+                    float[] want = s.grads().get(i);
+                    Numerics.assertClose(what + " packed, recomputed-P grad " + params.get(i).name(), r.grads().get(i), want,
+                            TrainGoldenTest.gradTol(want));
+                }
+
                 // the loss alone (evaluation) as well
                 TrainingBuffers ev = TrainingBuffers.allocate(m.config(), packed.b(), packed.t(), false);
                 double lp = m.forwardLoss(ev, packed.ids, packed.labels, packed.segmentIds, packed.b(), packed.t());

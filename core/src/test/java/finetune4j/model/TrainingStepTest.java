@@ -79,6 +79,50 @@ class TrainingStepTest {
         }
     }
 
+    /**
+     * Without the (B, H, T, T) probability buffer the backward recomputes P a block of query rows
+     * at a time: the forward is untouched (the same loss bits), the gradients agree within the
+     * rounding of a differently blocked product (scalar kernels: the reference recomputes in
+     * double, so not bit for bit either).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-gqa-f32", "qwen2-bias-f16", "llama-bias-bf16"})
+    void recomputedAttentionProbabilitiesGiveTheSameLossAndGradients(String name) {
+        for (Kernels k : new Kernels[]{new ScalarKernels(), KernelSelector.get()}) {
+            try (LlamaModel m = LlamaModel.load(LlamaGolden.tinyModel(name), k)) {
+                m.makeTrainable(n -> true);
+                int[] ids = TrainGolden.ids(), labels = TrainGolden.labels();
+                for (boolean ckpt : new boolean[]{false, true}) {
+                    TrainingBuffers kept = TrainingBuffers.allocate(m.config(), B, T, ckpt, B * T, true);
+                    TrainingBuffers recomputed = TrainingBuffers.allocate(m.config(), B, T, ckpt, B * T, false);
+                    assertThat(kept.keepsAttentionProbabilities()).isTrue();
+                    assertThat(recomputed.keepsAttentionProbabilities()).isFalse();
+                    assertThat(recomputed.bytes()).isLessThan(kept.bytes());
+                    Step want = step(m, kept, ids, labels, B, 0.1f), got = step(m, recomputed, ids, labels, B, 0.1f);
+                    assertThat(got.loss()).as("the forward is the same").isEqualTo(want.loss());
+                    List<NamedParam> params = m.trainableParameters();
+                    for (int i = 0; i < got.grads().size(); i++) {
+                        float[] w = want.grads().get(i);
+                        Numerics.assertClose(name + " " + k.name() + " ckpt=" + ckpt + " recomputed-P grad " + params.get(i).name(),
+                                got.grads().get(i), w, TrainGoldenTest.gradTol(w));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void longSequencesRecomputeTheAttentionProbabilitiesByDefault() {
+        try (LlamaModel m = load("llama-gqa-f32")) {
+            ModelConfig c = m.config();
+            int h = c.numAttentionHeads();
+            int shortT = 64, longT = (int) Math.sqrt(TrainingBuffers.KEEP_ATTENTION_MAX_BYTES / 4.0 / h) + 1;
+            assertThat(TrainingBuffers.allocate(c, 1, shortT, false).keepsAttentionProbabilities()).isTrue();
+            assertThat(TrainingBuffers.allocate(c, 1, longT, true).keepsAttentionProbabilities())
+                    .as("1 × %d heads × %d² floats is over %d bytes", h, longT, TrainingBuffers.KEEP_ATTENTION_MAX_BYTES).isFalse();
+        }
+    }
+
     @Test
     void checkpointingKeepsOneLayerOfActivations() {
         try (LlamaModel m = load("llama-gqa-f32")) {

@@ -161,7 +161,10 @@ public interface Kernels {
      *   dk_g   += s · dSᵀ · q_h        dv_g += Pᵀ · dout_h     (summed over the group's heads)
      * </pre>
      * q, dq, dout: (B·T, H·D); k, v, dk, dv: (B·T, KVH·D); att: (B, H, T, T), zero above the
-     * diagonal. dq, dk and dv are overwritten (not accumulated) and must not overlap the inputs.
+     * diagonal, or null: then P is recomputed from q and k as {@link #attention} computes it, a
+     * block of query rows at a time, so no (B, H, T, T) buffer is needed (long sequences; one
+     * more Q·Kᵀ product). dq, dk and dv are overwritten (not accumulated) and must not overlap the
+     * inputs.
      */
     void attentionBackward(float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
                            float[] dout, int doutOff, float[] q, int qOff, float[] k, int kOff,

@@ -239,24 +239,38 @@ public final class ScalarKernels implements Kernels {
         int qStride = heads * d, kvStride = kvHeads * d;
         double scale = 1.0 / Math.sqrt(d);
         double[] dkAcc = new double[b * t * kvStride], dvAcc = new double[b * t * kvStride];
-        double[] dp = new double[t];
+        double[] dp = new double[t], prow = new double[t];
         for (int s = 0; s < b; s++) {
             for (int h = 0; h < heads; h++) {
                 int kvCol = (h / group) * d;
                 for (int i = 0; i < t; i++) {
                     int qi = qOff + (s * t + i) * qStride + h * d, oi = doutOff + (s * t + i) * qStride + h * d;
-                    int pi = attOff + ((s * heads + h) * t + i) * t;
+                    if (att != null) {                                     // P_i· as saved
+                        int pi = attOff + ((s * heads + h) * t + i) * t;
+                        for (int j = 0; j <= i; j++) prow[j] = att[pi + j];
+                    } else {                                               // P_i· recomputed: softmax_j(scale · q_i · k_j)
+                        double max = Double.NEGATIVE_INFINITY, sum = 0;
+                        for (int j = 0; j <= i; j++) {
+                            int kj = kOff + (s * t + j) * kvStride + kvCol;
+                            double acc = 0;
+                            for (int e = 0; e < d; e++) acc += (double) q[qi + e] * k[kj + e];
+                            prow[j] = acc * scale;
+                            max = Math.max(max, prow[j]);
+                        }
+                        for (int j = 0; j <= i; j++) sum += prow[j] = Math.exp(prow[j] - max);
+                        for (int j = 0; j <= i; j++) prow[j] /= sum;
+                    }
                     double rowDot = 0;                                     // Σ_j P_ij · dP_ij
                     for (int j = 0; j <= i; j++) {
                         int vj = vOff + (s * t + j) * kvStride + kvCol;
                         double acc = 0;
                         for (int e = 0; e < d; e++) acc += (double) dout[oi + e] * v[vj + e];
                         dp[j] = acc;
-                        rowDot += att[pi + j] * acc;
+                        rowDot += prow[j] * acc;
                     }
                     double[] dqi = new double[d];
                     for (int j = 0; j <= i; j++) {
-                        double p = att[pi + j];
+                        double p = prow[j];
                         double ds = p * (dp[j] - rowDot) * scale;          // dS_ij, with the score scale
                         int kj = kOff + (s * t + j) * kvStride + kvCol, acc = (s * t + j) * kvStride + kvCol;
                         for (int e = 0; e < d; e++) {

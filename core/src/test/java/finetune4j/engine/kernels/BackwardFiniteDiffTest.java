@@ -165,12 +165,18 @@ class BackwardFiniteDiffTest {
                 k.attention(out, s * t * h * d, att, s * h * t * t, q, s * t * h * d, kk, s * t * kvh * d, v, s * t * kvh * d,
                         t, t, 0, h, kvh, d);
             }
-            float[] dq = random(rnd, q.length, 9), dk = random(rnd, kk.length, 9), dv = random(rnd, v.length, 9);
-            k.attentionBackward(dq, 0, dk, 0, dv, 0, g, 0, q, 0, kk, 0, v, 0, att, 0, b, t, h, kvh, d);
             double[] qd = DoubleOps.toDouble(q), kd = DoubleOps.toDouble(kk), vd = DoubleOps.toDouble(v), gd = DoubleOps.toDouble(g);
-            assertGrad(what + " dq", dq, 0, FiniteDiff.gradient(qd, x -> DoubleOps.dot(DoubleOps.attention(x, kd, vd, b, t, h, kvh, d), gd)));
-            assertGrad(what + " dk", dk, 0, FiniteDiff.gradient(kd, x -> DoubleOps.dot(DoubleOps.attention(qd, x, vd, b, t, h, kvh, d), gd)));
-            assertGrad(what + " dv", dv, 0, FiniteDiff.gradient(vd, x -> DoubleOps.dot(DoubleOps.attention(qd, kd, x, b, t, h, kvh, d), gd)));
+            double[] fdq = FiniteDiff.gradient(qd, x -> DoubleOps.dot(DoubleOps.attention(x, kd, vd, b, t, h, kvh, d), gd));
+            double[] fdk = FiniteDiff.gradient(kd, x -> DoubleOps.dot(DoubleOps.attention(qd, x, vd, b, t, h, kvh, d), gd));
+            double[] fdv = FiniteDiff.gradient(vd, x -> DoubleOps.dot(DoubleOps.attention(qd, kd, x, b, t, h, kvh, d), gd));
+            for (float[] saved : new float[][]{att, null}) {          // from the saved probabilities, then recomputing them
+                String how = what + (saved == null ? " (P recomputed)" : "");
+                float[] dq = random(rnd, q.length, 9), dk = random(rnd, kk.length, 9), dv = random(rnd, v.length, 9);
+                k.attentionBackward(dq, 0, dk, 0, dv, 0, g, 0, q, 0, kk, 0, v, 0, saved, 0, b, t, h, kvh, d);
+                assertGrad(how + " dq", dq, 0, fdq);
+                assertGrad(how + " dk", dk, 0, fdk);
+                assertGrad(how + " dv", dv, 0, fdv);
+            }
         }
     }
 

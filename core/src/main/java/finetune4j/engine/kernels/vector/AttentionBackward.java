@@ -23,6 +23,11 @@ import java.util.Arrays;
  * One chunk of parallel work is one (sequence, KV head): it owns the dK/dV columns of that KV
  * head, so the heads of a GQA group accumulate into them one after the other without races.
  * The dP/dS block lives in a per-thread scratch of {@code (QB, T)} floats.
+ *
+ * <p>Without saved probabilities ({@code att == null}) P_blk is recomputed first, exactly as the
+ * forward's GEMM path computes it ({@code P = softmax(s · Q_blk · K[0:n]ᵀ)} per row over the
+ * visible keys, zero beyond), into a second per-thread {@code (QB, T)} scratch: memory
+ * O(QB·T) per thread instead of the (B, H, T, T) probabilities, for one more GEMM per block.
  */
 final class AttentionBackward {
     private static final int L = Vec.L;
@@ -30,6 +35,7 @@ final class AttentionBackward {
     private static final long PARALLEL_MIN_MACS = 1L << 16;
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadLocal<float[][]> PROBS = ThreadLocal.withInitial(() -> new float[1][0]);
 
     private AttentionBackward() {
     }
@@ -62,16 +68,31 @@ final class AttentionBackward {
             Arrays.fill(dk, dkOff + kvBase + j * kvStride, dkOff + kvBase + j * kvStride + d, 0f);
             Arrays.fill(dv, dvOff + kvBase + j * kvStride, dvOff + kvBase + j * kvStride + d, 0f);
         }
-        float[] ds = scratch(Math.min(Attention.QB, t) * t);
+        float[] ds = scratch(SCRATCH, Math.min(Attention.QB, t) * t);
+        float[] pb = att != null ? att : scratch(PROBS, Math.min(Attention.QB, t) * t);
         for (int h = g * group; h < (g + 1) * group; h++) {
             for (int i0 = 0; i0 < t; i0 += Attention.QB) {
                 int i1 = Math.min(t, i0 + Attention.QB), rows = i1 - i0, n = i1;
-                int po = attOff + ((s * heads + h) * t + i0) * t;     // P_blk (rows, n), row stride T
                 int qo = (s * t + i0) * qStride + h * d;               // row i0 of head h in q, dq, dout
+                int po, ldp;                                           // P_blk (rows, n) at po, row stride ldp
+                if (att != null) {
+                    po = attOff + ((s * heads + h) * t + i0) * t;
+                    ldp = t;
+                } else {                                               // recomputed as the forward does
+                    po = 0;
+                    ldp = n;
+                    Gemm.multiplySequential(new Gemm.MatrixA(q, qOff + qo, qStride, false, scale),
+                            new Gemm.ArrayB(k, kOff + kvBase, kvStride, true), rows, n, d, 0f, pb, 0, n);
+                    for (int r = 0; r < rows; r++) {
+                        int visible = i0 + r + 1;
+                        Vec.softmax(pb, r * n, visible);
+                        Arrays.fill(pb, r * n + visible, r * n + n, 0f);
+                    }
+                }
                 // dP(rows, n) = dO_blk · V[0:n]ᵀ
                 Gemm.multiplySequential(new Gemm.MatrixA(dout, doutOff + qo, qStride, false),
                         new Gemm.ArrayB(v, vOff + kvBase, kvStride, true), rows, n, d, 0f, ds, 0, n);
-                for (int r = 0; r < rows; r++) softmaxBackwardRow(ds, r * n, att, po + r * t, i0 + r + 1, n, scale);
+                for (int r = 0; r < rows; r++) softmaxBackwardRow(ds, r * n, pb, po + r * ldp, i0 + r + 1, n, scale);
                 // dQ_blk(rows, D) = dS · K[0:n]
                 Gemm.multiplySequential(new Gemm.MatrixA(ds, 0, n, false),
                         new Gemm.ArrayB(k, kOff + kvBase, kvStride, false), rows, d, n, 0f, dq, dqOff + qo, qStride);
@@ -79,7 +100,7 @@ final class AttentionBackward {
                 Gemm.multiplySequential(new Gemm.MatrixA(ds, 0, n, true),
                         new Gemm.ArrayB(q, qOff + qo, qStride, false), n, d, rows, 1f, dk, dkOff + kvBase, kvStride);
                 // dV[0:n](n, D) += P_blkᵀ · dO_blk
-                Gemm.multiplySequential(new Gemm.MatrixA(att, po, t, true),
+                Gemm.multiplySequential(new Gemm.MatrixA(pb, po, ldp, true),
                         new Gemm.ArrayB(dout, doutOff + qo, qStride, false), n, d, rows, 1f, dv, dvOff + kvBase, kvStride);
             }
         }
@@ -101,8 +122,8 @@ final class AttentionBackward {
         Arrays.fill(ds, o + visible, o + n, 0f);
     }
 
-    private static float[] scratch(int size) {
-        float[][] holder = SCRATCH.get();
+    private static float[] scratch(ThreadLocal<float[][]> which, int size) {
+        float[][] holder = which.get();
         if (holder[0].length < size) holder[0] = new float[size];
         return holder[0];
     }

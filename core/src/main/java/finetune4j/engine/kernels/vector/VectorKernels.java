@@ -242,7 +242,7 @@ public final class VectorKernels implements Kernels {
         Checks.matrix("dq", dq, dqOff, bt, heads * headDim, heads * headDim);
         Checks.matrix("dk", dk, dkOff, bt, kvHeads * headDim, kvHeads * headDim);
         Checks.matrix("dv", dv, dvOff, bt, kvHeads * headDim, kvHeads * headDim);
-        Checks.matrix("att", att, attOff, b * heads * t, t, t);
+        if (att != null) Checks.matrix("att", att, attOff, b * heads * t, t, t);
         AttentionBackward.backward(dq, dqOff, dk, dkOff, dv, dvOff, dout, doutOff, q, qOff, k, kOff, v, vOff,
                 att, attOff, b, t, heads, kvHeads, headDim);
     }

@@ -158,6 +158,30 @@ class BackwardParityTest {
         Numerics.assertClose("dq", got[0], want[0], tol);
         Numerics.assertClose("dk", got[1], want[1], tol);
         Numerics.assertClose("dv", got[2], want[2], tol);
+
+        // without the probabilities: recomputed per block, as the forward computes them; the same
+        // result as from the vector forward's saved P, and close to the reference
+        float[] vecAtt = new float[1 + b * h * t * t];
+        for (int s = 0; s < b; s++) {
+            vec.attention(out, s * t * h * d, vecAtt, 1 + s * h * t * t, q, 1 + s * t * h * d, k, 2 + s * t * kvh * d,
+                    v, s * t * kvh * d, t, t, 0, h, kvh, d);
+        }
+        // (clones of the results: what lies outside the outputs must stay, what is inside is overwritten)
+        float[][] saved = {want[0].clone(), want[1].clone(), want[2].clone()};
+        float[][] recomputed = {want[0].clone(), want[1].clone(), want[2].clone()};
+        vec.attentionBackward(saved[0], 0, saved[1], 1, saved[2], 0, dout, 3, q, 1, k, 2, v, 0, vecAtt, 1, b, t, h, kvh, d);
+        vec.attentionBackward(recomputed[0], 0, recomputed[1], 1, recomputed[2], 0, dout, 3, q, 1, k, 2, v, 0, null, 0,
+                b, t, h, kvh, d);
+        for (int i = 0; i < 3; i++) {
+            String name = new String[]{"dq", "dk", "dv"}[i];
+            Numerics.assertClose(name + " recomputed P vs saved P", recomputed[i], saved[i], Tol.abs(1e-6).rel(1e-5));
+            Numerics.assertClose(name + " recomputed P vs reference", recomputed[i], want[i], tol);
+        }
+        float[][] refNull = {got[0].clone(), got[1].clone(), got[2].clone()};
+        ref.attentionBackward(refNull[0], 0, refNull[1], 1, refNull[2], 0, dout, 3, q, 1, k, 2, v, 0, null, 0, b, t, h, kvh, d);
+        for (int i = 0; i < 3; i++) {
+            Numerics.assertClose("reference without P, " + i, refNull[i], want[i], Tol.abs(1e-6).rel(1e-5));
+        }
     }
 
     @ParameterizedTest(name = "M={0} V={1}")
