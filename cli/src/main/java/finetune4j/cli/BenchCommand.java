@@ -113,7 +113,8 @@ final class BenchCommand implements Runnable {
                 }
                 if (!json && k instanceof NativeKernels nk) {
                     o.printf(Locale.ROOT, "native: F32 weights here are heap arrays (trainable), which stay on the Java path;"
-                            + " BF16/F16 ones are frozen off-heap weights: bf16 products. Packed weights held: %.1f MiB%n",
+                            + " BF16/F16 ones are frozen off-heap weights: bf16 products. Weights %s (-D%s), bf16 copies held: %.1f MiB%n",
+                            nk.weightLayout().name().toLowerCase(Locale.ROOT), NativeKernels.WeightLayout.PROPERTY,
                             nk.packedBytes() / 1048576.0);
                     for (NativeKernels.ShapeStats st : nk.stats()) {
                         o.printf(Locale.ROOT, "native %s %d×%d×%d (%s): best call %.2f ms = bf16 input %.2f + oneDNN %.2f"
