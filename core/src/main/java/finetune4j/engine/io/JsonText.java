@@ -1,5 +1,7 @@
 package finetune4j.engine.io;
 
+import finetune4j.internal.PyJson;
+
 import java.util.Comparator;
 
 /**
@@ -19,7 +21,7 @@ final class JsonText {
     private static final char[] HEX = "0123456789abcdef".toCharArray();
 
     /** Orders strings by Unicode code point, which is also UTF-8 byte order (Rust {@code str} and Python {@code str} order). */
-    static final Comparator<String> CODE_POINT_ORDER = JsonText::compareCodePoints;
+    static final Comparator<String> CODE_POINT_ORDER = PyJson.CODE_POINT_ORDER;
 
     private JsonText() {
     }
@@ -38,18 +40,10 @@ final class JsonText {
         out.append('"');
     }
 
-    /** Appends {@code s} as a quoted Python {@code json.dumps(ensure_ascii=True)} string. */
+    /** Appends {@code s} as a quoted Python {@code json.dumps(ensure_ascii=True)} string ({@link PyJson#string}). */
     static void pythonAscii(StringBuilder out, String s) {
         checkWellFormed(s);
-        out.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (!shortEscape(out, c)) {
-                if (c < 0x20 || c > 0x7E) unicodeEscape(out, c);
-                else out.append(c);
-            }
-        }
-        out.append('"');
+        PyJson.string(out, s);
     }
 
     private static boolean shortEscape(StringBuilder out, char c) {
@@ -83,16 +77,5 @@ final class JsonText {
                         + " at index " + i + ": " + s);
             }
         }
-    }
-
-    private static int compareCodePoints(String a, String b) {
-        int i = 0, j = 0;
-        while (i < a.length() && j < b.length()) {
-            int ca = a.codePointAt(i), cb = b.codePointAt(j);
-            if (ca != cb) return Integer.compare(ca, cb);
-            i += Character.charCount(ca);
-            j += Character.charCount(cb);
-        }
-        return Integer.compare(a.length() - i, b.length() - j);
     }
 }

@@ -103,6 +103,10 @@ final class PyJson {
     }
 
     private static void string(StringBuilder sb, String s, boolean ascii) {
+        if (ascii) {                                   // json.dumps' default, shared with the file writers
+            finetune4j.internal.PyJson.string(sb, s);
+            return;
+        }
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -115,7 +119,7 @@ final class PyJson {
                 case '\b' -> sb.append("\\b");
                 case '\f' -> sb.append("\\f");
                 default -> {
-                    if (c < 0x20 || (ascii && c > 0x7e)) sb.append(String.format("\\u%04x", (int) c));
+                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
                     else sb.append(c);
                 }
             }
