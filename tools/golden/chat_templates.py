@@ -145,7 +145,8 @@ def outcome(fn):
         # raise_exception(...) and UndefinedError land here; UndefinedError is a subclass
         kind = "undefined" if isinstance(e, jinja2.exceptions.UndefinedError) else "raise_exception"
         return {"expected_error": str(e), "error_kind": kind}
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, ZeroDivisionError) as e:
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, ZeroDivisionError,
+            AssertionError) as e:
         return {"expected_error": "%s: %s" % (type(e).__name__, e), "error_kind": "python"}
 
 
@@ -703,6 +704,25 @@ PROBES = [
     # errors
     ("undefined-attr-of-undefined", "{{ nothing.attr }}", {}),
     ("unknown-filter", "{{ 1|no_such_filter }}", {}),
+    # the rest of Jinja2's built-in filters
+    ("filter-attr", "{{ m|attr('role') }}|{{ m|attr('nope') }}|{{ (m|items|list)[0]|attr('0') }}", {"m": {"role": "user"}}),
+    ("filter-batch", "{% for row in xs|batch(3) %}{{ row }};{% endfor %}|{{ xs|batch(4, 'x')|list }}|{{ []|batch(2)|list }}",
+     {"xs": [1, 2, 3, 4, 5, 6, 7]}),
+    ("filter-slice", "{{ xs|slice(3)|list }}|{{ xs|slice(3, 0)|list }}|{{ xs[:2]|slice(4)|list }}", {"xs": [1, 2, 3, 4, 5, 6, 7]}),
+    ("filter-groupby", "{% for g in ms|groupby('role') %}{{ g.grouper }}:{{ g.list|map(attribute='n')|join(',') }} {% endfor %}"
+     "|{% for key, items in ms|groupby('role', case_sensitive=true) %}{{ key }}={{ items|length }} {% endfor %}"
+     "|{% for g in ms|groupby('x', default='none') %}{{ g.grouper }}{{ g[1]|length }}{% endfor %}|{{ (ms|groupby('role'))[0] }}",
+     {"ms": [{"role": "user", "n": 1}, {"role": "assistant", "n": 2}, {"role": "User", "n": 3}, {"role": "user", "n": 4, "x": "a"}]}),
+    ("filter-groupby-index", "{% for g in rows|groupby(1) %}{{ g.grouper }}{{ g.list }} {% endfor %}", {"rows": [[1, "b"], [2, "a"], [3, "b"]]}),
+    ("filter-truncate", "{{ s|truncate(9) }}|{{ s|truncate(9, True) }}|{{ s|truncate(9, leeway=0) }}|{{ s|truncate(9, False, '…', 0) }}"
+     "|{{ s|truncate(255) }}|{{ 'abcdefghijklmnopq'|truncate(10, leeway=0) }}", {"s": "Hello wonderful world"}),
+    ("filter-truncate-too-short", "{{ 'abcdef'|truncate(2, leeway=0) }}", {}),
+    ("filter-filesizeformat", "{{ 1|filesizeformat }}|{{ 0|filesizeformat }}|{{ 999|filesizeformat }}|{{ 1000|filesizeformat }}"
+     "|{{ 1250|filesizeformat }}|{{ 1050|filesizeformat }}|{{ 1550000|filesizeformat }}|{{ 1024|filesizeformat(true) }}"
+     "|{{ 3000000000000|filesizeformat(binary=true) }}|{{ '2048'|filesizeformat }}|{{ 1e30|filesizeformat }}|{{ 12.7|filesizeformat }}", {}),
+    ("filter-urlencode", "{{ 'a b/c&d=é?'|urlencode }}|{{ {'q': 'a b', 'x': 'é&'}|urlencode }}|{{ [['k', 1], ['z', 'y z']]|urlencode }}|{{ 42|urlencode }}", {}),
+    ("filter-xmlattr", "<p{{ {'class': 'a&b', 'id': none, 'data-x': '\"q\"'}|xmlattr }}>|<p{{ {}|xmlattr }}>|{{ {'a': 1}|xmlattr(false) }}", {}),
+    ("filter-xmlattr-bad-key", "{{ {'a b': 1}|xmlattr }}", {}),
     ("syntax-error", "{% if %}", {}),
     ("unclosed-block", "{% for x in xs %}{{ x }}", {"xs": [1]}),
 ]

@@ -173,6 +173,7 @@ final class PyEngine {
         for (Filter f : List.copyOf(global.getAllFilters())) {
             if (!ours.contains(f.getName())) global.registerFilter(new PyFilters.Unsupported(f.getName()));
         }
+        for (String name : PyFilters.NOT_REPRODUCED.keySet()) global.registerFilter(new PyFilters.Unsupported(name));
         ours.clear();
         for (PyTests.PyTest t : PyTests.all()) {
             global.registerExpTest(t);

@@ -23,8 +23,9 @@ import java.util.regex.Pattern;
  * Jinjava's filters of the same names. Jinjava's differ in ways chat templates notice: its
  * {@code trim} strips control characters but not U+00A0/U+3000, {@code length} counts UTF-16 units,
  * {@code join} prints {@code true}, {@code tojson} is compact, {@code default} replaces empty strings.
- * Filters Jinjava has and Jinja2 lacks (or that are not implemented here) are disabled, so a template
- * fails loudly rather than rendering differently from transformers.
+ * Filters Jinjava has and Jinja2 lacks are disabled, so a template fails loudly rather than rendering
+ * differently from transformers; so are the five Jinja2 filters whose output depends on Python
+ * library code not reproduced here ({@link #NOT_REPRODUCED}, each with its reason).
  */
 final class PyFilters {
     private PyFilters() {
@@ -51,13 +52,34 @@ final class PyFilters {
         public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
             RenderState.checkCurrent();
             if (var instanceof SafeString s) var = s.getValue();
+            if (var instanceof com.hubspot.jinjava.objects.collections.PyList l) var = l.toList();   // Jinjava's wrapper of a variable
             return body.apply(var, Arrays.asList(args), kwargs, interpreter);
         }
     }
 
+    /**
+     * Jinja2 built-in filters that fail here with the reason, rather than render differently:
+     * their output is defined by Python library code (pprint, textwrap, html.unescape's entity
+     * table, urlize's URL heuristics) or is random.
+     */
+    static final Map<String, String> NOT_REPRODUCED = Map.of(
+            "pprint", "its output is Python's pprint layout, which finetune4j does not reproduce",
+            "random", "it renders differently on every call; finetune4j renders templates reproducibly",
+            "striptags", "it decodes HTML entities with Python's html.unescape table, which finetune4j does not carry",
+            "urlize", "its output follows Jinja2's URL-detection heuristics, which finetune4j does not reproduce",
+            "wordwrap", "its output is Python's textwrap layout, which finetune4j does not reproduce");
+
     /** The filter set, by name. */
     static List<PyFilter> all() {
         List<PyFilter> f = new ArrayList<>();
+        f.add(new PyFilter("attr", PyFilters::attr));
+        f.add(new PyFilter("batch", PyFilters::batch));
+        f.add(new PyFilter("slice", PyFilters::slice));
+        f.add(new PyFilter("groupby", PyFilters::groupby));
+        f.add(new PyFilter("truncate", PyFilters::truncate));
+        f.add(new PyFilter("filesizeformat", PyFilters::filesizeformat));
+        f.add(new PyFilter("urlencode", PyFilters::urlencode));
+        f.add(new PyFilter("xmlattr", PyFilters::xmlattr));
         f.add(new PyFilter("tojson", PyFilters::tojson));
         f.add(new PyFilter("trim", (v, a, k, i) -> PyStrings.strip(PyRepr.str(v), optStr(arg(a, k, 0, "chars", null)), true, true)));
         f.add(new PyFilter("length", (v, a, k, i) -> (long) len(v)));
@@ -132,8 +154,9 @@ final class PyFilters {
     }
 
     /**
-     * Stands in for a Jinjava filter that Jinja2 lacks or that is not implemented here: using it
-     * fails as an unknown filter does in Jinja2, instead of rendering differently from transformers.
+     * Stands in for a Jinjava filter that Jinja2 lacks (using it fails as an unknown filter does in
+     * Jinja2) or for one of {@link #NOT_REPRODUCED} (fails naming the reason), instead of
+     * rendering differently from transformers.
      */
     record Unsupported(String name) implements Filter {
         @Override
@@ -143,9 +166,238 @@ final class PyFilters {
 
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
-            throw PyErrors.abort(TemplateException.Kind.SYNTAX, "No filter named '" + name + "'.",
-                    "finetune4j implements Jinja2's filters; '" + name + "' is not one of them or is not supported");
+            throw error();
         }
+
+        /** The error a use of this filter raises (the parser raises it as soon as it reads the name). */
+        PyErrors.Abort error() {
+            String why = NOT_REPRODUCED.get(name);
+            if (why != null) {
+                return PyErrors.abort(TemplateException.Kind.SYNTAX, "The Jinja2 filter '" + name + "' is not supported: " + why + ".",
+                        "render the value in the code that builds the messages instead");
+            }
+            return PyErrors.abort(TemplateException.Kind.SYNTAX, "No filter named '" + name + "'.", null);
+        }
+    }
+
+    // ------------------------------------------------------------------ sequences
+
+    /**
+     * Jinja2 do_attr: Python getattr only, no item lookup ({@code {'a': 1}|attr('a')} is
+     * undefined); of the values templates see, only a named tuple's fields (groupby's
+     * {@code grouper}, {@code list}) are attributes. A method name fails: bound methods are not
+     * values here.
+     */
+    private static Object attr(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        String name = PyRepr.str(arg(a, k, 0, "name", ""));
+        if (v instanceof PyTuple t && t.field(name) != null) return t.field(name);
+        if (PyMethods.isMethod(v, name)) {
+            throw PyErrors.abort(TemplateException.Kind.RUNTIME, "attr('" + name + "') of a " + PyValues.typeName(v)
+                    + " is a bound method, which finetune4j does not hand to templates", "call the method directly: x." + name + "()");
+        }
+        return null;
+    }
+
+    /** Jinja2 do_batch: lists of {@code linecount} items, the last padded with {@code fill_with} when given. */
+    private static Object batch(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        long n = intArg(arg(a, k, 0, "linecount", null), "linecount");
+        Object fill = arg(a, k, 1, "fill_with", null);
+        List<Object> out = new ArrayList<>(), tmp = new ArrayList<>();
+        for (Object o : iterate(v)) {
+            if (tmp.size() == n) {
+                out.add(List.copyOf(tmp));
+                tmp.clear();
+            }
+            tmp.add(o);
+        }
+        if (!tmp.isEmpty()) {
+            if (fill != null && fill != PyNone.NONE) while (tmp.size() < n) tmp.add(fill);
+            out.add(List.copyOf(tmp));
+        }
+        return List.copyOf(out);
+    }
+
+    /** Jinja2 do_slice: {@code slices} columns, the first {@code len % slices} one longer; the others padded when asked. */
+    private static Object slice(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        long slices = intArg(arg(a, k, 0, "slices", null), "slices");
+        Object fill = arg(a, k, 1, "fill_with", null);
+        List<Object> seq = iterate(v);
+        if (slices <= 0) throw PyErrors.valueError("slices must be a positive number, got " + slices);
+        int per = (int) (seq.size() / slices), extra = (int) (seq.size() % slices), offset = 0;
+        List<Object> out = new ArrayList<>();
+        for (int s = 0; s < slices; s++) {
+            int start = offset + s * per;
+            if (s < extra) offset++;
+            int end = offset + (s + 1) * per;
+            List<Object> tmp = new ArrayList<>(seq.subList(start, end));
+            if (fill != null && fill != PyNone.NONE && s >= extra) tmp.add(fill);
+            out.add(List.copyOf(tmp));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Jinja2 do_groupby: sorted by the attribute (lower-cased strings unless
+     * {@code case_sensitive}), consecutive equal keys grouped; each group a named tuple
+     * {@code (grouper, list)} whose grouper is the first item's real value ({@code default} when
+     * the attribute is missing).
+     */
+    private static Object groupby(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        String attr = PyRepr.str(arg(a, k, 0, "attribute", ""));
+        Object dflt = arg(a, k, 1, "default", null);
+        boolean cs = PyValues.truthy(arg(a, k, 2, "case_sensitive", false));
+        java.util.function.UnaryOperator<Object> value = o -> {
+            Object x = attribute(o, attr);
+            return x == null && dflt != null ? dflt : x;
+        };
+        List<Object> items = new ArrayList<>(iterate(v));
+        items.sort((x, y) -> PyOps.compare(sortKey(value.apply(x), cs), sortKey(value.apply(y), cs), "<"));
+        List<Object> out = new ArrayList<>();
+        List<Object> group = new ArrayList<>();
+        Object key = null;
+        for (Object o : items) {
+            Object kk = sortKey(value.apply(o), cs);
+            if (!group.isEmpty() && !PyOps.eq(kk, key)) {
+                out.add(PyTuple.named(GROUP_FIELDS, value.apply(group.get(0)), List.copyOf(group)));
+                group.clear();
+            }
+            key = kk;
+            group.add(o);
+        }
+        if (!group.isEmpty()) out.add(PyTuple.named(GROUP_FIELDS, value.apply(group.get(0)), List.copyOf(group)));
+        return List.copyOf(out);
+    }
+
+    private static final List<String> GROUP_FIELDS = List.of("grouper", "list");
+
+    // ------------------------------------------------------------------ strings
+
+    /**
+     * Jinja2 do_truncate: strings up to {@code length + leeway} (leeway 5) unchanged, else cut to
+     * {@code length - len(end)} code points (at the last space unless {@code killwords}) plus {@code end}.
+     */
+    private static Object truncate(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        if (!PyValues.isString(v)) throw PyErrors.typeError("object of type '" + PyValues.typeName(v) + "' has no len()");
+        String s = PyValues.str(v);
+        long length = intArg(arg(a, k, 0, "length", 255L), "length");
+        boolean killwords = PyValues.truthy(arg(a, k, 1, "killwords", false));
+        String end = PyRepr.str(arg(a, k, 2, "end", "..."));
+        Object lw = arg(a, k, 3, "leeway", null);
+        long leeway = lw == null || lw == PyNone.NONE ? 5 : intArg(lw, "leeway");
+        int endLen = PyStrings.length(end);
+        if (length < endLen) throw PyErrors.abort(TemplateException.Kind.RUNTIME,
+                "AssertionError: expected length >= " + endLen + ", got " + length, null);
+        if (leeway < 0) throw PyErrors.abort(TemplateException.Kind.RUNTIME, "AssertionError: expected leeway >= 0, got " + leeway, null);
+        if (PyStrings.length(s) <= length + leeway) return s;
+        String head = PyValues.str(PyOps.slice(s, PyNone.NONE, length - endLen, PyNone.NONE));
+        if (killwords) return head + end;
+        int space = head.lastIndexOf(' ');
+        return (space < 0 ? head : head.substring(0, space)) + end;
+    }
+
+    /**
+     * Jinja2 do_filesizeformat: "1 Byte", "N Bytes" below the base, else one decimal (Python's
+     * round-half-even of the exact value) with kB, MB, ... (base 1000) or KiB, MiB, ... (binary).
+     */
+    private static Object filesizeformat(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        boolean binary = PyValues.truthy(arg(a, k, 0, "binary", false));
+        double bytes = pyFloat(v);
+        int base = binary ? 1024 : 1000;
+        String[] prefixes = binary
+                ? new String[]{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
+                : new String[]{"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+        if (bytes == 1) return "1 Byte";
+        if (bytes < base) return new BigDecimal(bytes).toBigInteger() + " Bytes";     // int(bytes): toward zero
+        double unit = 0;
+        String prefix = null;
+        for (int n = 0; n < prefixes.length; n++) {
+            unit = new BigDecimal(BigInteger.valueOf(base).pow(n + 2)).doubleValue();   // float(base ** (n + 2))
+            prefix = prefixes[n];
+            if (bytes < unit) break;
+        }
+        return new BigDecimal(base * bytes / unit).setScale(1, RoundingMode.HALF_EVEN).toPlainString() + " " + prefix;
+    }
+
+    /** Python float() of a number or a numeric string. */
+    private static double pyFloat(Object v) {
+        if (v instanceof Boolean b) return b ? 1 : 0;
+        if (v instanceof Number n) return n instanceof BigInteger b ? b.doubleValue() : n.doubleValue();
+        if (PyValues.isString(v)) {
+            Object d = toFloat(v, List.of(), Map.of("default", PyNone.NONE), null);
+            if (d instanceof Double x) return x;
+            throw PyErrors.valueError("could not convert string to float: " + PyRepr.repr(v));
+        }
+        throw PyErrors.typeError("float() argument must be a string or a real number, not '" + PyValues.typeName(v) + "'");
+    }
+
+    /**
+     * Jinja2 do_urlencode: a string (or any non-iterable) percent-encoded as UTF-8 with '/' kept; a
+     * dict or a sequence of pairs as a query string, {@code key=value} joined by '&', spaces as '+'.
+     */
+    private static Object urlencode(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        if (PyValues.isString(v) || !(v instanceof Map<?, ?> || v instanceof Collection<?>)) return urlQuote(v, false);
+        List<?> pairs = v instanceof Map<?, ?> m ? List.copyOf(((Map<?, ?>) m).entrySet()) : List.copyOf((Collection<?>) v);
+        StringBuilder sb = new StringBuilder();
+        for (Object p : pairs) {
+            Object key, val;
+            if (p instanceof Map.Entry<?, ?> e) {
+                key = e.getKey();
+                val = e.getValue();
+            } else if (p instanceof List<?> l && l.size() == 2) {
+                key = l.get(0);
+                val = l.get(1);
+            } else {
+                throw PyErrors.valueError("urlencode: expected key/value pairs, got " + PyRepr.repr(p));
+            }
+            if (!sb.isEmpty()) sb.append('&');
+            sb.append(urlQuote(key, true)).append('=').append(urlQuote(val, true));
+        }
+        return sb.toString();
+    }
+
+    /** Jinja2 url_quote: urllib's quote_from_bytes of str(obj) in UTF-8 ('/' safe unless for a query string). */
+    private static String urlQuote(Object o, boolean forQuery) {
+        byte[] bytes = PyRepr.str(o).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        StringBuilder sb = new StringBuilder();
+        for (byte b : bytes) {
+            int c = b & 0xFF;
+            boolean safe = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+                    || c == '_' || c == '.' || c == '-' || c == '~' || (c == '/' && !forQuery);
+            if (safe) sb.append((char) c);
+            else if (c == ' ' && forQuery) sb.append('+');
+            else sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 0xF, 16)));
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Jinja2 do_xmlattr: {@code key="value"} pairs (both escaped) of the defined, non-None values,
+     * joined by spaces, with a leading space ({@code autospace}); a key with whitespace, '/', '>'
+     * or '=' is an error.
+     */
+    private static Object xmlattr(Object v, List<Object> a, Map<String, Object> k, JinjavaInterpreter i) {
+        if (!(v instanceof Map<?, ?> m)) throw PyErrors.typeError("'" + PyValues.typeName(v) + "' object has no attribute 'items'");
+        boolean autospace = PyValues.truthy(arg(a, k, 0, "autospace", true));
+        List<String> items = new ArrayList<>();
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            Object val = e.getValue();
+            if (val == null || val == PyNone.NONE) continue;
+            String key = PyRepr.str(e.getKey());
+            if (Pattern.compile("[ \\t\\n\\r\\f\\x0B/>=]").matcher(key).find()) {
+                throw PyErrors.valueError("Invalid character in attribute name: " + PyRepr.repr(key));
+            }
+            items.add(escape(key) + "=\"" + escape(val) + "\"");
+        }
+        String rv = String.join(" ", items);
+        return autospace && !rv.isEmpty() ? " " + rv : rv;
+    }
+
+    private static long intArg(Object o, String name) {
+        if (o == null || !PyValues.isInt(o)) {
+            throw PyErrors.typeError("'" + name + "' must be an integer, got " + (o == null ? "nothing" : PyValues.typeName(o)));
+        }
+        return ((Number) o).longValue();
     }
 
     // ------------------------------------------------------------------ helpers

@@ -14,6 +14,25 @@ final class PyMethods {
     private PyMethods() {
     }
 
+    private static final java.util.Set<String> STR_METHODS = java.util.Set.of("capitalize", "casefold", "center", "count",
+            "encode", "endswith", "expandtabs", "find", "format", "format_map", "index", "isalnum", "isalpha", "isascii",
+            "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper",
+            "join", "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix", "removesuffix", "replace", "rfind",
+            "rindex", "rjust", "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip", "swapcase",
+            "title", "translate", "upper", "zfill");
+    private static final java.util.Set<String> DICT_METHODS = java.util.Set.of("clear", "copy", "fromkeys", "get", "items",
+            "keys", "pop", "popitem", "setdefault", "update", "values");
+    private static final java.util.Set<String> LIST_METHODS = java.util.Set.of("append", "clear", "copy", "count", "extend",
+            "index", "insert", "pop", "remove", "reverse", "sort");
+
+    /** Whether {@code name} is a method of Python's str, dict or list for a value of that type. */
+    static boolean isMethod(Object v, String name) {
+        if (PyValues.isString(v)) return STR_METHODS.contains(name);
+        if (v instanceof Map<?, ?>) return DICT_METHODS.contains(name);
+        if (v instanceof List<?>) return LIST_METHODS.contains(name);
+        return false;
+    }
+
     static Object str(String s, String name, List<Object> a, Map<String, Object> kw) {
         return switch (name) {
             case "strip" -> PyStrings.strip(s, optStr(a, 0, kw, "chars"), true, true);

@@ -270,6 +270,8 @@ final class PyOps {
             for (Map.Entry<?, ?> e : m.entrySet()) if (eq(e.getKey(), key)) return e.getValue();
             return null;
         }
+        if (obj instanceof com.hubspot.jinjava.objects.collections.PyList pl) obj = pl.toList();   // Jinjava's wrapper of a set/loop variable
+        if (obj instanceof PyTuple t && PyValues.isString(key)) return t.field(PyValues.str(key));
         if (obj instanceof List<?> l && intLike(key)) {
             long i = big(key).longValue();
             if (i < 0) i += l.size();

@@ -525,9 +525,10 @@ final class PyParser extends ExtendedParser {
                 consumeToken();
                 String name = consumeToken().getImage();
                 JinjavaInterpreter current = JinjavaInterpreter.getCurrent();
-                if (current != null && (current.getContext().getFilter(name) == null
-                        || current.getContext().getFilter(name) instanceof PyFilters.Unsupported)) {
-                    throw PyErrors.abort(TemplateException.Kind.SYNTAX, "No filter named '" + name + "'.", null);
+                if (current != null) {
+                    var filter = current.getContext().getFilter(name);
+                    if (filter instanceof PyFilters.Unsupported u) throw u.error();
+                    if (filter == null) throw PyErrors.abort(TemplateException.Kind.SYNTAX, "No filter named '" + name + "'.", null);
                 }
                 List<AstNode> args = new ArrayList<>(List.of(v, interpreter()));
                 if (getToken().getSymbol() == Symbol.LPAREN) {

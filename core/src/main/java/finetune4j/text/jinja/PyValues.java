@@ -38,7 +38,7 @@ final class PyValues {
      */
     static Object fromJava(Object v) {
         if (v == null || v == PyNone.NONE) return PyNone.NONE;
-        if (v instanceof PyGlobal) return v;
+        if (v instanceof PyGlobal || v instanceof PyTuple) return v;     // made by the template: values already converted
         if (v instanceof String || v instanceof Boolean || v instanceof Long || v instanceof Double) return v;
         if (v instanceof CharSequence cs) return cs.toString();
         if (v instanceof Integer || v instanceof Short || v instanceof Byte) return ((Number) v).longValue();

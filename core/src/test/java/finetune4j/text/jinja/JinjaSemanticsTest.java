@@ -63,4 +63,24 @@ class JinjaSemanticsTest {
         }
         return tests;
     }
+
+    /**
+     * The Jinja2 filters whose output is Python library code (or random) fail naming the filter
+     * and the reason, as does attr() of a method name, instead of rendering something else.
+     */
+    @org.junit.jupiter.api.Test
+    void filtersNotReproducedFailWithTheReason() {
+        Map<String, String> uses = Map.of("pprint", "{{ [1]|pprint }}", "random", "{{ [1, 2]|random }}",
+                "striptags", "{{ '<b>x</b>'|striptags }}", "urlize", "{{ 'see https://x.org'|urlize }}",
+                "wordwrap", "{{ 'a b'|wordwrap(1) }}");
+        assertThat(uses.keySet()).isEqualTo(PyFilters.NOT_REPRODUCED.keySet());
+        uses.forEach((name, source) -> assertThatThrownBy(() -> JinjaTemplate.compile(source, "probe " + name)
+                .render(Map.of(), RenderLimits.DEFAULT, FIXED, false))
+                .isInstanceOf(TemplateException.class)
+                .hasMessageContaining("'" + name + "' is not supported")
+                .hasMessageContaining(PyFilters.NOT_REPRODUCED.get(name)));
+        assertThatThrownBy(() -> JinjaTemplate.compile("{{ m|attr('items') }}", "probe attr")
+                .render(Map.of("m", Map.of("a", 1)), RenderLimits.DEFAULT, FIXED, false))
+                .isInstanceOf(TemplateException.class).hasMessageContaining("bound method");
+    }
 }
