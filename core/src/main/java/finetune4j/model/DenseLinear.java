@@ -22,9 +22,7 @@ public final class DenseLinear implements FrozenLinear {
      * @param bias   (out_features) or null
      */
     public DenseLinear(String name, Weight weight, float[] bias, Kernels kernels) {
-        if (bias != null && bias.length != weight.rows()) {
-            throw new IllegalArgumentException(name + ": bias of " + bias.length + " for " + weight.rows() + " outputs");
-        }
+        FrozenLinear.checkBias(name, bias, weight.rows());
         this.name = name;
         this.weight = weight;
         this.bias = bias;
@@ -34,16 +32,6 @@ public final class DenseLinear implements FrozenLinear {
     @Override
     public String name() {
         return name;
-    }
-
-    @Override
-    public int inFeatures() {
-        return weight.cols();
-    }
-
-    @Override
-    public int outFeatures() {
-        return weight.rows();
     }
 
     /** The weight (N, K) as stored. */
@@ -59,16 +47,8 @@ public final class DenseLinear implements FrozenLinear {
     }
 
     @Override
-    public void forward(float[] out, int outOff, float[] x, int xOff, int m) {
-        kernels.linear(out, outOff, x, xOff, weight, m, false);
-        if (bias != null) {
-            // bias add: a plain loop (the kernel door has no broadcast add; cost is M·N, negligible next to M·N·K)
-            int n = bias.length;
-            for (int i = 0; i < m; i++) {
-                int row = outOff + i * n;
-                for (int j = 0; j < n; j++) out[row + j] += bias[j];
-            }
-        }
+    public Kernels kernels() {
+        return kernels;
     }
 
     @Override
@@ -79,11 +59,5 @@ public final class DenseLinear implements FrozenLinear {
     @Override
     public long weightBytes() {
         return weight.data().byteSize() + (bias == null ? 0 : 4L * bias.length);
-    }
-
-    /** {@code dx (+)= dy · W}; no parameter gradients (the weight is frozen). */
-    @Override
-    public void backward(float[] dx, int dxOff, boolean accumulate, float[] dy, int dyOff, float[] x, int xOff, int m) {
-        if (dx != null) kernels.linearBackward(dx, dxOff, dy, dyOff, weight, m, accumulate);
     }
 }

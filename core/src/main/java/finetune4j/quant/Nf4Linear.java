@@ -25,9 +25,7 @@ public final class Nf4Linear implements FrozenLinear {
      * @param bias   (out_features) FP32, or null
      */
     public Nf4Linear(String name, QuantizedWeight weight, float[] bias, Kernels kernels) {
-        if (bias != null && bias.length != weight.rows()) {
-            throw new IllegalArgumentException(name + ": bias of " + bias.length + " for " + weight.rows() + " outputs");
-        }
+        FrozenLinear.checkBias(name, bias, weight.rows());
         this.name = name;
         this.weight = weight;
         this.bias = bias;
@@ -37,16 +35,6 @@ public final class Nf4Linear implements FrozenLinear {
     @Override
     public String name() {
         return name;
-    }
-
-    @Override
-    public int inFeatures() {
-        return weight.cols();
-    }
-
-    @Override
-    public int outFeatures() {
-        return weight.rows();
     }
 
     @Override
@@ -60,22 +48,10 @@ public final class Nf4Linear implements FrozenLinear {
     }
 
     @Override
-    public void forward(float[] out, int outOff, float[] x, int xOff, int m) {
-        kernels.linear(out, outOff, x, xOff, weight, m, false);
-        if (bias != null) {
-            int n = bias.length;
-            for (int i = 0; i < m; i++) {
-                int row = outOff + i * n;
-                for (int j = 0; j < n; j++) out[row + j] += bias[j];
-            }
-        }
+    public Kernels kernels() {
+        return kernels;
     }
 
-    /** {@code dx (+)= dy · W}, W dequantized a slab at a time; the weight is frozen (no gradient). */
-    @Override
-    public void backward(float[] dx, int dxOff, boolean accumulate, float[] dy, int dyOff, float[] x, int xOff, int m) {
-        if (dx != null) kernels.linearBackward(dx, dxOff, dy, dyOff, weight, m, accumulate);
-    }
 
     /** Parameters as the unquantized layer has them, as PEFT counts a Params4bit (whose torch numel is half: two codes a byte). */
     @Override
