@@ -96,14 +96,7 @@ class NativeKernelsTest {
                         float[] got = init.clone(), want = init.clone();
                         nk.linear(got, outOff, x, xOff, w, m, acc);
                         ref.linear(want, outOff, x, xOff, w, m, acc);
-                        float[] scale = new float[m * n];       // Σ_k |x·w| (+ |init| when accumulating: exact in f32)
-                        for (int i = 0; i < m; i++) {
-                            for (int j = 0; j < n; j++) {
-                                double sum = 0;
-                                for (int p = 0; p < k; p++) sum += Math.abs((double) x[xOff + i * k + p] * w.get(j, p));
-                                scale[i * n + j] = (float) sum;
-                            }
-                        }
+                        float[] scale = forwardMagnitudes(x, xOff, w, m);
                         assertWithinBf16Bound(String.format(Locale.ROOT, "linear %s %dx%dx%d acc=%s", dt, m, k, n, acc),
                                 got, want, outOff, scale, k);
                         assertThat(got[outOff - 1]).as("nothing written before the output").isEqualTo(init[outOff - 1]);
@@ -130,14 +123,7 @@ class NativeKernelsTest {
                         float[] got = init.clone(), want = init.clone();
                         nk.linearBackward(got, dxOff, dy, dyOff, w, m, acc);
                         ref.linearBackward(want, dxOff, dy, dyOff, w, m, acc);
-                        float[] scale = new float[m * k];       // Σ_j |dy·w|
-                        for (int i = 0; i < m; i++) {
-                            for (int p = 0; p < k; p++) {
-                                double sum = 0;
-                                for (int j = 0; j < n; j++) sum += Math.abs((double) dy[dyOff + i * n + j] * w.get(j, p));
-                                scale[i * k + p] = (float) sum;
-                            }
-                        }
+                        float[] scale = backwardMagnitudes(dy, dyOff, w, m);
                         assertWithinBf16Bound(String.format(Locale.ROOT, "linearBackward %s %dx%dx%d acc=%s", dt, m, k, n, acc),
                                 got, want, dxOff, scale, n);
                     }
@@ -164,15 +150,7 @@ class NativeKernelsTest {
                     float[] dy = random(rnd, m * n), dx = new float[m * k], dxWant = new float[m * k];
                     nk.linearBackward(dx, 0, dy, 0, w, m, false);
                     ref.linearBackward(dxWant, 0, dy, 0, w, m, false);
-                    float[] scale = new float[m * n], dscale = new float[m * k];
-                    for (int i = 0; i < m; i++) {
-                        for (int j = 0; j < n; j++) {
-                            for (int q = 0; q < k; q++) {
-                                scale[i * n + j] += (float) Math.abs((double) x[i * k + q] * w.get(j, q));
-                                dscale[i * k + q] += (float) Math.abs((double) dy[i * n + j] * w.get(j, q));
-                            }
-                        }
-                    }
+                    float[] scale = forwardMagnitudes(x, 0, w, m), dscale = backwardMagnitudes(dy, 0, w, m);
                     String what = String.format(Locale.ROOT, "plain %s %dx%dx%d", dt, m, k, n);
                     assertWithinBf16Bound(what + " linear", got, want, 0, scale, k);
                     assertWithinBf16Bound(what + " linearBackward", dx, dxWant, 0, dscale, n);
@@ -201,28 +179,14 @@ class NativeKernelsTest {
                     float[] init = random(rnd, 1 + m * n), got = init.clone(), want = init.clone();
                     nk.linear(got, 1, x, 2, w, m, acc);
                     ref.linear(want, 1, x, 2, w, m, acc);
-                    float[] scale = new float[m * n];
-                    for (int i = 0; i < m; i++) {
-                        for (int j = 0; j < n; j++) {
-                            double sum = 0;
-                            for (int p = 0; p < k; p++) sum += Math.abs((double) x[2 + i * k + p] * w.get(j, p));
-                            scale[i * n + j] = (float) sum;
-                        }
-                    }
+                    float[] scale = forwardMagnitudes(x, 2, w, m);
                     String what = String.format(Locale.ROOT, "%s linear %dx%dx%d acc=%s", spec, m, k, n, acc);
                     assertWithinBf16Bound(what, got, want, 1, scale, k);
 
                     float[] dxInit = random(rnd, m * k), dx = dxInit.clone(), dxWant = dxInit.clone();
                     nk.linearBackward(dx, 0, dy, 0, w, m, acc);
                     ref.linearBackward(dxWant, 0, dy, 0, w, m, acc);
-                    float[] dscale = new float[m * k];
-                    for (int i = 0; i < m; i++) {
-                        for (int p = 0; p < k; p++) {
-                            double sum = 0;
-                            for (int j = 0; j < n; j++) sum += Math.abs((double) dy[i * n + j] * w.get(j, p));
-                            dscale[i * k + p] = (float) sum;
-                        }
-                    }
+                    float[] dscale = backwardMagnitudes(dy, 0, w, m);
                     assertWithinBf16Bound(what.replace("linear", "linearBackward"), dx, dxWant, 0, dscale, n);
                 }
             }
@@ -354,6 +318,34 @@ class NativeKernelsTest {
     }
 
     /** A weight (rows, cols) of {@code dtype} in native memory, as a mapped model weight is. */
+    /** Σ_k |x_ik · w_jk| per output (i, j) of {@code x·Wᵀ}: the scale of the bf16 bound. */
+    static float[] forwardMagnitudes(float[] x, int xOff, finetune4j.engine.tensor.LinearWeight w, int m) {
+        int n = w.rows(), k = w.cols();
+        float[] scale = new float[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double sum = 0;
+                for (int p = 0; p < k; p++) sum += Math.abs((double) x[xOff + i * k + p] * w.get(j, p));
+                scale[i * n + j] = (float) sum;
+            }
+        }
+        return scale;
+    }
+
+    /** Σ_j |dy_ij · w_jp| per output (i, p) of {@code dy·W}. */
+    static float[] backwardMagnitudes(float[] dy, int dyOff, finetune4j.engine.tensor.LinearWeight w, int m) {
+        int n = w.rows(), k = w.cols();
+        float[] scale = new float[m * k];
+        for (int i = 0; i < m; i++) {
+            for (int p = 0; p < k; p++) {
+                double sum = 0;
+                for (int j = 0; j < n; j++) sum += Math.abs((double) dy[dyOff + i * n + j] * w.get(j, p));
+                scale[i * k + p] = (float) sum;
+            }
+        }
+        return scale;
+    }
+
     static Weight offHeap(Arena arena, SplittableRandom rnd, DType dtype, int rows, int cols) {
         MemorySegment seg = arena.allocate((long) rows * cols * (dtype.bits() / 8), 64);
         for (long i = 0; i < (long) rows * cols; i++) dtype.setFloat(seg, i, (float) (rnd.nextDouble() * 2 - 1));
